@@ -1,0 +1,16 @@
+"""All REST routes under /api/v1."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from safezone.assets.api import routers as asset_routers
+from safezone.audit.api import router as audit_router
+from safezone.auth.api import router as auth_router
+from safezone.layers.api import router as layers_router
+from safezone.orgs.api import router as orgs_router
+from safezone.zones.api import router as zones_router
+
+api_router = APIRouter()
+for _router in (auth_router, zones_router, orgs_router, layers_router, audit_router, *asset_routers):
+    api_router.include_router(_router)

@@ -1,0 +1,86 @@
+"""FastAPI application factory and the lifespan that starts and stops background services."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+
+from safezone import __version__, problems
+from safezone.auth.access import Access
+from safezone.db.engine import Database
+from safezone.db.migrate import upgrade
+from safezone.services import BackgroundServices
+from safezone.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
+
+health = APIRouter(tags=["health"])
+
+
+@health.get("/healthz", summary="Liveness and database check")
+async def healthz(
+    request: Request, _: Annotated[object, Depends(Access.anyone())]
+) -> JSONResponse:
+    """200 when the app and its database answer; 503 otherwise."""
+    db: Database = request.app.state.db
+    try:
+        async with db.session() as session:
+            await asyncio.wait_for(session.execute(text("SELECT 1")), timeout=5)
+    except Exception:  # noqa: BLE001 - any failure means "not healthy"
+        log.warning("health check: database unreachable", exc_info=True)
+        return JSONResponse({"status": "unhealthy", "database": "down"}, status_code=503)
+    return JSONResponse({"status": "ok", "database": "up", "version": __version__})
+
+
+def create_app(settings: Settings | None = None, *, migrate: bool = True) -> FastAPI:
+    """Build the app. ``migrate`` applies pending migrations at start-up."""
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
+        db = app.state.db
+        if migrate:
+            settings.data_dir.mkdir(parents=True, exist_ok=True)
+            await upgrade(db)
+        services = BackgroundServices(db=db, settings=settings)
+        await services.start()
+        try:
+            yield {}
+        finally:
+            await services.stop()
+            await db.dispose()
+
+    app = FastAPI(
+        title="SafeZone",
+        version=__version__,
+        description="Command platform for a police station's Smart Safety Zone.",
+        docs_url="/api/docs",
+        redoc_url=None,
+        openapi_url="/api/openapi.json",
+        lifespan=lifespan,
+    )
+    if settings.is_sqlite:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    app.state.settings = settings
+    app.state.default_language = settings.default_language
+    app.state.db = Database(settings.resolved_database_url)
+    app.state.secret_key = settings.resolved_secret_key()
+    problems.install(app)
+    _mount_routes(app)
+    return app
+
+
+def _mount_routes(app: FastAPI) -> None:
+    from safezone.api import api_router
+    from safezone.web.pages import mount_web
+
+    app.include_router(health)
+    app.include_router(api_router, prefix="/api/v1")
+    mount_web(app)

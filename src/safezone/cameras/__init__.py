@@ -1,0 +1,1 @@
+"""CCTV cameras linked to the station."""

@@ -1,0 +1,1 @@
+"""Storage: SQLAlchemy 2 async engine, ORM base and Alembic migrations."""

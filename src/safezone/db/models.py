@@ -1,0 +1,17 @@
+"""Imports every ORM model so that ``Base.metadata`` is complete (Alembic, tests)."""
+
+from safezone.assets.models import RiskPoint, StreetLight
+from safezone.audit.models import AuditEntry, AuditHead
+from safezone.auth.models import AuthToken, LoginThrottle, User
+from safezone.cameras.models import Camera
+from safezone.db.base import Base
+from safezone.orgs.models import Contact, Organisation
+from safezone.patrol.models import Checkpoint
+from safezone.sos.models import SosBox
+from safezone.zones.models import Station, Zone
+
+__all__ = [
+    "AuditEntry", "AuditHead", "AuthToken", "Base", "Camera", "Checkpoint", "Contact",
+    "LoginThrottle", "Organisation", "RiskPoint", "SosBox", "Station", "StreetLight", "User",
+    "Zone",
+]

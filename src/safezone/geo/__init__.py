@@ -1,0 +1,1 @@
+"""Geometry helpers for safe zones: validation, geodesic area and KML/GeoJSON import."""

@@ -1,0 +1,1 @@
+"""Map layers as GeoJSON (EPSG:4326), out and in."""

@@ -1,0 +1,1 @@
+"""The partner network: police, local government, businesses, community, volunteers ..."""

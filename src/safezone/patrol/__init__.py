@@ -1,0 +1,1 @@
+"""Patrol checkpoints (the digital red box)."""

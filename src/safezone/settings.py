@@ -1,0 +1,149 @@
+"""Configuration, read from ``SAFEZONE_*`` environment variables (and an optional ``.env``).
+
+Secrets never live in the repository: the session-signing key comes from
+``SAFEZONE_SECRET_KEY``, from the file named by ``SAFEZONE_SECRET_KEY_FILE`` (Docker/systemd
+credentials), or is generated once into the data directory with owner-only permissions.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Every SafeZone setting; the environment variable is ``SAFEZONE_`` + the field name."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="SAFEZONE_", env_file=".env", extra="ignore", validate_default=True
+    )
+
+    data_dir: Path = Field(
+        default=Path("./safezone-data"),
+        title="Data directory",
+        description="Where the embedded database, generated secrets and evidence live.",
+    )
+    database_url: str | None = Field(
+        default=None,
+        title="Database URL",
+        description=(
+            "SQLAlchemy async URL. Empty: SQLite (WAL) in the data directory. "
+            "PostgreSQL: postgresql+asyncpg://user:pass@host:5432/db."
+        ),
+    )
+    host: str = Field(default="127.0.0.1", title="Listen address", description="HTTP bind address.")
+    port: int = Field(default=8080, ge=1, le=65535, title="Listen port", description="HTTP port.")
+    base_url: str | None = Field(
+        default=None,
+        title="Public URL",
+        description="URL people use to reach the console (printed by the demo).",
+    )
+    secret_key: SecretStr | None = Field(
+        default=None,
+        title="Secret key",
+        description="Key for signing CSRF tokens. Prefer SAFEZONE_SECRET_KEY_FILE.",
+    )
+    secret_key_file: Path | None = Field(
+        default=None,
+        title="Secret key file",
+        description="File holding the secret key (e.g. a Docker or systemd credential).",
+    )
+    cookie_secure: bool = Field(
+        default=False,
+        title="Secure cookies",
+        description="Send session cookies only over HTTPS. Turn on behind TLS.",
+    )
+    session_hours: float = Field(
+        default=12.0, gt=0, title="Session length (h)", description="Web session lifetime."
+    )
+    token_hours: float = Field(
+        default=8.0, gt=0, title="Token lifetime (h)", description="Bearer token lifetime."
+    )
+    login_max_failures: int = Field(
+        default=5,
+        ge=1,
+        title="Failed logins before throttling",
+        description="Failures per username or per client address within the window.",
+    )
+    login_window_seconds: int = Field(
+        default=900, ge=1, title="Throttle window (s)", description="Window for counting failures."
+    )
+    login_block_seconds: int = Field(
+        default=300,
+        ge=1,
+        title="Throttle block (s)",
+        description="First block length; doubles with each further failure, capped at a day.",
+    )
+    default_language: Literal["th", "en"] = Field(
+        default="th", title="Default language", description="UI language for new visitors."
+    )
+    tile_url: str | None = Field(
+        default=None,
+        title="Map tile URL",
+        description=(
+            "Optional raster tile template, e.g. https://tile.openstreetmap.org/{z}/{x}/{y}.png. "
+            "Empty: vector layers on a plain background (works with no internet)."
+        ),
+    )
+    tile_attribution: str = Field(
+        default="© OpenStreetMap contributors",
+        title="Tile attribution",
+        description="Attribution shown with the tile layer.",
+    )
+    max_zone_area_km2: float = Field(
+        default=50.0, gt=0, title="Largest zone (km²)", description="Larger zones are refused."
+    )
+    demo_password: SecretStr | None = Field(
+        default=None,
+        title="Demo password",
+        description="Password of the demo accounts (default: a fixed, printed demo password).",
+    )
+    demo_mode: bool = Field(
+        default=False,
+        title="Demo mode",
+        description="Show a 'synthetic demo data' banner. Set by `safezone demo`.",
+    )
+    log_level: str = Field(default="info", title="Log level", description="Python log level.")
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The database URL, defaulting to SQLite in the data directory."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'safezone.db').resolve()}"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.resolved_database_url.startswith("sqlite")
+
+    def resolved_secret_key(self) -> str:
+        """The secret key from the environment, a secrets file, or one generated into data_dir."""
+        if self.secret_key is not None:
+            return self.secret_key.get_secret_value()
+        if self.secret_key_file is not None:
+            return self.secret_key_file.read_text(encoding="utf-8").strip()
+        path = self.data_dir / "secret_key"
+        if path.exists():
+            return path.read_text(encoding="utf-8").strip()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_urlsafe(48)
+        # O_EXCL so two processes starting together cannot overwrite each other's key.
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            return path.read_text(encoding="utf-8").strip()
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(key)
+        return key
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """Process-wide settings (tests build their own ``Settings`` and pass them to the app)."""
+    return Settings()

@@ -1,0 +1,1 @@
+"""SOS emergency boxes."""

@@ -1,0 +1,1 @@
+"""Police stations and the safe zones they designate."""
