@@ -63,6 +63,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
         description="Command platform for a police station's Smart Safety Zone.",
         docs_url="/api/docs",
         redoc_url=None,
+        swagger_ui_oauth2_redirect_url="/api/docs/oauth2-redirect",
         openapi_url="/api/openapi.json",
         lifespan=lifespan,
     )

@@ -164,7 +164,7 @@ def zone_import(
             zone = await create_zone(
                 session, actor=Actor(None, "cli"), data=body,
                 max_area_km2=settings.max_zone_area_km2,
-                auto_close=file.suffix.lower() in {".kml", ".kmz"}, source=f"cli:{file.name}",
+                auto_close=imported.source_format == "kml", source=f"cli:{file.name}",
             )
             return zone.id, zone.area_km2
 

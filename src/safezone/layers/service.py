@@ -75,7 +75,7 @@ async def assets_geojson(
         query = query.where(m.zone_id == zone_id)
     result = await session.execute(query)
     features = []
-    for row in result.tuples():
+    for row in result:
         props = dict(zip(names, row[2:], strict=True))
         features.append({
             "type": "Feature",
@@ -154,7 +154,7 @@ async def import_features(
                       first=errors[0]["message"])
     existing = dict((await session.execute(
         select(kind.model.code, kind.model.id).where(kind.model.code.in_(codes))
-    )).tuples().all()) if codes else {}
+    )).all()) if codes else {}
     created = updated = 0
     for _i, values in parsed:
         if (asset_id := existing.get(values["code"])) is not None:

@@ -84,6 +84,7 @@ def install_html_errors(app: FastAPI) -> None:
     previous_problem: Handler | None = app.exception_handlers.get(Problem)  # type: ignore[assignment]
     previous_http: Handler | None = app.exception_handlers.get(StarletteHTTPException)  # type: ignore[assignment]
 
+    @app.exception_handler(Problem)
     async def on_problem(request: Request, exc: Problem) -> Response:
         if wants_html(request):
             if exc.status == 401:
@@ -96,12 +97,10 @@ def install_html_errors(app: FastAPI) -> None:
             request, exc.status, exc.code, errors=exc.errors, headers=exc.headers, **exc.params
         )
 
+    @app.exception_handler(StarletteHTTPException)
     async def on_http(request: Request, exc: StarletteHTTPException) -> Response:
         if wants_html(request) and exc.status_code in _PAGE_STATUSES:
             return await _error_page(request, exc.status_code, _STATUS_CODES[exc.status_code], {})
         if previous_http is not None:
             return await previous_http(request, exc)
         return problem_response(request, exc.status_code, "http_error")
-
-    app.add_exception_handler(Problem, on_problem)
-    app.add_exception_handler(StarletteHTTPException, on_http)

@@ -155,9 +155,10 @@ async def login_submit(request: Request, _: AnyonePrincipal) -> Response:
             error=translate("ui.login.csrf_failed", lang),
         )
     if not username or not password or len(password) > _MAX_PASSWORD:
+        key = "ui.login.bad_credentials" if username and password else "ui.login.missing"
         return _login_page(
             request, next_url=next_url, status_code=400, username=username,
-            error=translate("ui.login.missing" if not password else "ui.login.bad_credentials", lang),
+            error=translate(key, lang),
         )
     client = client_address(request)
     policy = throttle.ThrottlePolicy(
@@ -184,7 +185,8 @@ async def login_submit(request: Request, _: AnyonePrincipal) -> Response:
             wait = result.retry_after
         else:
             # Tell the person now when this failure was the one that triggered the block.
-            wait = await throttle.blocked_for(session, throttle.keys_for(username, client), utcnow())
+            keys = throttle.keys_for(username, client)
+            wait = await throttle.blocked_for(session, keys, utcnow())
     if secret is not None:
         response = RedirectResponse(next_url, status_code=303)
         response.set_cookie(

@@ -103,7 +103,7 @@ async def import_zone(
         imported = load_zone_file(data, filename)
     except GeometryError as exc:
         raise service.geometry_problem(exc) from exc
-    fmt = "kml" if filename.lower().endswith((".kml", ".kmz")) else "geojson"
+    fmt = imported.source_format
     body = ZoneCreate(
         name_th=name_th or imported.name_th or imported.name_en or filename,
         name_en=name_en or imported.name_en or "",

@@ -1,0 +1,134 @@
+"""Write the synthetic demo data set into a database, through the ordinary service functions
+(so every row is validated and every creation is in the audit chain)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from safezone.assets.kinds import BY_PATH, KINDS
+from safezone.assets.service import create_asset
+from safezone.audit.service import SYSTEM
+from safezone.auth.roles import Role
+from safezone.auth.service import Principal, create_user
+from safezone.db.engine import Database
+from safezone.demo import data
+from safezone.geo.zone_geometry import DEFAULT_MAX_AREA_KM2
+from safezone.orgs.schemas import OrganisationCreate
+from safezone.orgs.service import create_organisation
+from safezone.zones.models import Station
+from safezone.zones.schemas import StationCreate, ZoneCreate
+from safezone.zones.service import create_station, create_zone
+
+# The order in which the CLI prints the demo logins.
+DEMO_USERS: tuple[tuple[str, Role], ...] = tuple((name, role) for name, role, _ in data.DEMO_USERS)
+
+
+@dataclass(frozen=True)
+class DemoSummary:
+    """What ``seed_demo`` created."""
+
+    station_id: int
+    zone_id: int
+    zone_area_km2: float
+    organisations: int
+    contacts: int
+    # Assets created, by kind registry path ("cameras", "sos_boxes", ...).
+    assets: dict[str, int]
+    municipal_cameras: int
+    cameras_in_zone: int
+    users: tuple[tuple[str, Role], ...]
+
+    @property
+    def total_assets(self) -> int:
+        return sum(self.assets.values())
+
+
+async def demo_present(session: AsyncSession) -> bool:
+    """True when the demo station already exists (seeding again would fail on its code)."""
+    found = await session.scalar(select(Station.id).where(Station.code == data.STATION["code"]))
+    return found is not None
+
+
+async def seed_demo(
+    db: Database,
+    *,
+    password: str,
+    seed: int = data.SEED,
+    max_area_km2: float = DEFAULT_MAX_AREA_KM2,
+) -> DemoSummary:
+    """Create the demo station, zone, partners, assets and one user per role, all in one
+    write transaction: either the whole data set is there afterwards or none of it.
+
+    Every asset and the zone are flagged ``synthetic``. Raises ``Problem`` (409) when the demo
+    station, a demo username or an asset code already exists; see ``demo_present``.
+    """
+    demo = data.build(seed)
+    async with db.write() as session:
+        return await _seed(session, demo, password=password, max_area_km2=max_area_km2)
+
+
+async def _seed(
+    session: AsyncSession, demo: data.DemoData, *, password: str, max_area_km2: float
+) -> DemoSummary:
+    orgs: dict[str, int] = {}
+    contacts = 0
+    for spec in data.ORGANISATIONS:
+        org = await create_organisation(
+            session, actor=SYSTEM, data=OrganisationCreate.model_validate(spec.values)
+        )
+        orgs[spec.key] = org.id
+        contacts += len(spec.values["contacts"])
+    station = await create_station(
+        session, actor=SYSTEM, data=StationCreate.model_validate(data.STATION)
+    )
+    zone = await create_zone(
+        session, actor=SYSTEM,
+        data=ZoneCreate.model_validate(
+            {**data.ZONE, "station_id": station.id, "geometry": demo.zone_geometry}
+        ),
+        max_area_km2=max_area_km2, synthetic=True, source="demo",
+    )
+    users: list[tuple[str, Role]] = []
+    admin: Principal | None = None
+    for username, role, display_name in data.DEMO_USERS:
+        org_key = data.USER_ORGANISATION.get(username)
+        user = await create_user(
+            session, actor=SYSTEM, username=username, password=password, role=role,
+            display_name=display_name, organisation_id=orgs[org_key] if org_key else None,
+        )
+        users.append((username, role))
+        if role == Role.admin:
+            admin = Principal(
+                user_id=user.id, username=user.username, display_name=user.display_name,
+                role=role, organisation_id=user.organisation_id, via="system",
+            )
+    if admin is None:  # pragma: no cover - DEMO_USERS always has an admin
+        raise RuntimeError("the demo data set has no admin user")
+    counts: Counter[str] = Counter()
+    municipal = in_zone = 0
+    for spec in demo.assets:
+        kind = BY_PATH[spec.kind]
+        values = {**spec.values, "organisation_id": orgs[spec.owner] if spec.owner else None}
+        row = await create_asset(
+            session, kind=kind, who=admin, data=kind.create.model_validate(values),
+            synthetic=True,
+        )
+        counts[spec.kind] += 1
+        if spec.kind == "cameras" and spec.owner == "municipality":
+            municipal += 1
+            in_zone += row.zone_id == zone.id
+    return DemoSummary(
+        station_id=station.id,
+        zone_id=zone.id,
+        zone_area_km2=zone.area_km2,
+        organisations=len(orgs),
+        contacts=contacts,
+        assets={k.path: counts[k.path] for k in KINDS},
+        municipal_cameras=municipal,
+        cameras_in_zone=in_zone,
+        users=tuple(users),
+    )
