@@ -66,12 +66,16 @@ async def get_asset(
     return row  # type: ignore[no-any-return]
 
 
-async def _check_refs(session: AsyncSession, values: dict[str, Any], who: Principal) -> None:
+async def _check_refs(
+    session: AsyncSession, values: dict[str, Any], who: Principal, *, creating: bool
+) -> None:
     if who.role == Role.partner:
-        org = values.get("organisation_id", who.organisation_id)
-        if org != who.organisation_id:
+        org = values.get("organisation_id")
+        if org is not None and org != who.organisation_id:
             raise Problem(403, "outside_partner_org")
-        values["organisation_id"] = who.organisation_id
+        # A partner's new asset always belongs to the partner's own organisation.
+        if creating or "organisation_id" in values:
+            values["organisation_id"] = who.organisation_id
     if (org_id := values.get("organisation_id")) is not None and await session.get(
         Organisation, org_id
     ) is None:
@@ -94,7 +98,7 @@ async def create_asset(
     synthetic: bool = False,
 ) -> PointAsset:
     values = data.model_dump()
-    await _check_refs(session, values, who)
+    await _check_refs(session, values, who, creating=True)
     await _check_code_free(session, kind, values["code"])
     if values.get("zone_id") is None:
         values["zone_id"] = await zone_containing(session, lon=values["lon"], lat=values["lat"])
@@ -116,7 +120,7 @@ async def update_asset(
 ) -> PointAsset:
     row = await get_asset(session, kind=kind, who=who, asset_id=asset_id)
     values = data.model_dump(exclude_unset=True)
-    await _check_refs(session, values, who)
+    await _check_refs(session, values, who, creating=False)
     if "code" in values:
         await _check_code_free(session, kind, values["code"], own_id=row.id)
     changes: dict[str, Any] = {}

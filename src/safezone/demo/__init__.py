@@ -4,6 +4,12 @@ Mueang Narathiwat, its partners, cameras, SOS boxes, checkpoints and one login p
 Nothing in it is real; the zone and every asset are flagged ``synthetic``.
 """
 
-from safezone.demo.seed import DEMO_USERS, DemoSummary, demo_present, seed_demo
+from safezone.demo.seed import (
+    DEMO_USERS,
+    DemoAlreadyPresent,
+    DemoSummary,
+    demo_present,
+    seed_demo,
+)
 
-__all__ = ["DEMO_USERS", "DemoSummary", "demo_present", "seed_demo"]
+__all__ = ["DEMO_USERS", "DemoAlreadyPresent", "DemoSummary", "demo_present", "seed_demo"]

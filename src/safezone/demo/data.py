@@ -14,8 +14,19 @@ from typing import Any, Final
 
 from safezone.auth.roles import Role
 from safezone.demo.geography import (
-    PLACES, STREETS, XY, Street, StreetSpot, beside, clearly_inside, clearly_outside, in_town,
-    spots_along, to_lonlat, zone_geojson, zone_polygon_m,
+    PLACES,
+    STREETS,
+    XY,
+    Street,
+    StreetSpot,
+    beside,
+    clearly_inside,
+    clearly_outside,
+    in_town,
+    spots_along,
+    to_lonlat,
+    zone_geojson,
+    zone_polygon_m,
 )
 from safezone.orgs.models import OrganisationKind
 

@@ -46,9 +46,24 @@ class DemoSummary:
     def total_assets(self) -> int:
         return sum(self.assets.values())
 
+    def __str__(self) -> str:
+        """One line for the CLI."""
+        a = self.assets
+        return (
+            f"1 zone ({self.zone_area_km2:.3f} km²), {self.organisations} organisations, "
+            f"{a['cameras']} cameras ({self.municipal_cameras} municipal, "
+            f"{self.cameras_in_zone} of them in the zone), {a['sos_boxes']} SOS boxes, "
+            f"{a['checkpoints']} checkpoints, {a['risk_points']} risk points, "
+            f"{a['street_lights']} street lights, {len(self.users)} users"
+        )
+
+
+class DemoAlreadyPresent(Exception):
+    """The database already holds the demo data set."""
+
 
 async def demo_present(session: AsyncSession) -> bool:
-    """True when the demo station already exists (seeding again would fail on its code)."""
+    """True when the demo station already exists."""
     found = await session.scalar(select(Station.id).where(Station.code == data.STATION["code"]))
     return found is not None
 
@@ -63,11 +78,13 @@ async def seed_demo(
     """Create the demo station, zone, partners, assets and one user per role, all in one
     write transaction: either the whole data set is there afterwards or none of it.
 
-    Every asset and the zone are flagged ``synthetic``. Raises ``Problem`` (409) when the demo
-    station, a demo username or an asset code already exists; see ``demo_present``.
+    Every asset and the zone are flagged ``synthetic``. Raises ``DemoAlreadyPresent`` when the
+    demo station exists, and ``Problem`` (409) when a demo username or asset code is taken.
     """
     demo = data.build(seed)
     async with db.write() as session:
+        if await demo_present(session):
+            raise DemoAlreadyPresent(data.STATION["code"])
         return await _seed(session, demo, password=password, max_area_km2=max_area_km2)
 
 
@@ -110,17 +127,17 @@ async def _seed(
         raise RuntimeError("the demo data set has no admin user")
     counts: Counter[str] = Counter()
     municipal = in_zone = 0
-    for spec in demo.assets:
-        kind = BY_PATH[spec.kind]
-        values = {**spec.values, "organisation_id": orgs[spec.owner] if spec.owner else None}
+    for asset in demo.assets:
+        kind = BY_PATH[asset.kind]
+        values = {**asset.values, "organisation_id": orgs[asset.owner] if asset.owner else None}
         row = await create_asset(
             session, kind=kind, who=admin, data=kind.create.model_validate(values),
             synthetic=True,
         )
-        counts[spec.kind] += 1
-        if spec.kind == "cameras" and spec.owner == "municipality":
+        counts[asset.kind] += 1
+        if asset.kind == "cameras" and asset.owner == "municipality":
             municipal += 1
-            in_zone += row.zone_id == zone.id
+            in_zone += int(row.zone_id == zone.id)
     return DemoSummary(
         station_id=station.id,
         zone_id=zone.id,
