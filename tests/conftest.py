@@ -35,7 +35,9 @@ PG_ADMIN_URL = os.environ.get(
     "SAFEZONE_TEST_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 )
 PASSWORD = "correct-horse-battery"
-ARTIFACTS = Path(os.environ.get("SAFEZONE_ARTIFACTS", Path(__file__).parent.parent / "test-artifacts"))
+ARTIFACTS = Path(
+    os.environ.get("SAFEZONE_ARTIFACTS", Path(__file__).parent.parent / "test-artifacts")
+)
 
 
 def pytest_report_header() -> str:
@@ -116,7 +118,9 @@ async def client(app: Any) -> AsyncIterator[httpx.AsyncClient]:
 @pytest.fixture
 async def partner_org(db: Database) -> int:
     async with db.write() as session:
-        org = Organisation(name_th="ร้านทดสอบ", name_en="Test Shop", kind=OrganisationKind.private_business)
+        org = Organisation(
+            name_th="ร้านทดสอบ", name_en="Test Shop", kind=OrganisationKind.private_business
+        )
         session.add(org)
         await session.flush()
         return org.id
@@ -130,21 +134,35 @@ async def make_user(db: Database, client: httpx.AsyncClient, partner_org: int) -
     """Create a user of a role and log in with the token endpoint; returns id and headers."""
     counter = iter(range(1, 10_000))
 
-    async def make(role: Role = Role.admin, *, username: str | None = None,
-                   organisation_id: int | None = None) -> dict[str, Any]:
+    async def make(
+        role: Role = Role.admin, *, username: str | None = None, organisation_id: int | None = None
+    ) -> dict[str, Any]:
         name = username or f"{role.value}{next(counter)}"
-        org = organisation_id if organisation_id is not None else (
-            partner_org if role == Role.partner else None)
+        org = (
+            organisation_id
+            if organisation_id is not None
+            else (partner_org if role == Role.partner else None)
+        )
         async with db.write() as session:
             user = await create_user(
-                session, actor=Actor(None, "test"), username=name, password=PASSWORD,
-                role=role, organisation_id=org,
+                session,
+                actor=Actor(None, "test"),
+                username=name,
+                password=PASSWORD,
+                role=role,
+                organisation_id=org,
             )
-        resp = await client.post("/api/v1/auth/token", data={"username": name, "password": PASSWORD})
+        resp = await client.post(
+            "/api/v1/auth/token", data={"username": name, "password": PASSWORD}
+        )
         assert resp.status_code == 200, resp.text
         token = resp.json()["access_token"]
-        return {"id": user.id, "username": name, "organisation_id": org,
-                "headers": {"Authorization": f"Bearer {token}"}}
+        return {
+            "id": user.id,
+            "username": name,
+            "organisation_id": org,
+            "headers": {"Authorization": f"Bearer {token}"},
+        }
 
     return make
 
@@ -162,8 +180,11 @@ class LiveServer:
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         config = uvicorn.Config(
-            create_app(settings, migrate=False), host="127.0.0.1", port=self.port,
-            log_level="warning", lifespan="on",
+            create_app(settings, migrate=False),
+            host="127.0.0.1",
+            port=self.port,
+            log_level="warning",
+            lifespan="on",
         )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=lambda: asyncio.run(self.server.serve()), daemon=True)

@@ -12,5 +12,12 @@ from safezone.orgs.api import router as orgs_router
 from safezone.zones.api import router as zones_router
 
 api_router = APIRouter()
-for _router in (auth_router, zones_router, orgs_router, layers_router, audit_router, *asset_routers):
+for _router in (
+    auth_router,
+    zones_router,
+    orgs_router,
+    layers_router,
+    audit_router,
+    *asset_routers,
+):
     api_router.include_router(_router)

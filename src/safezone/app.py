@@ -25,9 +25,7 @@ health = APIRouter(tags=["health"])
 
 
 @health.get("/healthz", summary="Liveness and database check")
-async def healthz(
-    request: Request, _: Annotated[object, Depends(Access.anyone())]
-) -> JSONResponse:
+async def healthz(request: Request, _: Annotated[object, Depends(Access.anyone())]) -> JSONResponse:
     """200 when the app and its database answer; 503 otherwise."""
     db: Database = request.app.state.db
     try:

@@ -96,8 +96,12 @@ def serve(
     if port:
         settings.port = port
     uvicorn.run(
-        create_app(settings), host=settings.host, port=settings.port,
-        log_level=settings.log_level, proxy_headers=True, forwarded_allow_ips="127.0.0.1",
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level,
+        proxy_headers=True,
+        forwarded_allow_ips="127.0.0.1",
     )
 
 
@@ -124,8 +128,13 @@ def user_add(
     async def job(db: Database) -> int:
         async with db.write() as session:
             user = await create_user(
-                session, actor=Actor(None, "cli"), username=username, password=password,
-                role=role, display_name=display_name, organisation_id=organisation_id,
+                session,
+                actor=Actor(None, "cli"),
+                username=username,
+                password=password,
+                role=role,
+                display_name=display_name,
+                organisation_id=organisation_id,
             )
             return user.id
 
@@ -153,7 +162,9 @@ def zone_import(
         body = ZoneCreate(
             name_th=name_th or imported.name_th or imported.name_en or file.stem,
             name_en=name_en or imported.name_en or "",
-            station_id=station_id, description=imported.description, geometry=imported.geometry,
+            station_id=station_id,
+            description=imported.description,
+            geometry=imported.geometry,
         )
     except GeometryError as exc:
         problem = geometry_problem(exc)
@@ -162,9 +173,12 @@ def zone_import(
     async def job(db: Database) -> tuple[int, float]:
         async with db.write() as session:
             zone = await create_zone(
-                session, actor=Actor(None, "cli"), data=body,
+                session,
+                actor=Actor(None, "cli"),
+                data=body,
                 max_area_km2=settings.max_zone_area_km2,
-                auto_close=imported.source_format == "kml", source=f"cli:{file.name}",
+                auto_close=imported.source_format == "kml",
+                source=f"cli:{file.name}",
             )
             return zone.id, zone.area_km2
 
@@ -202,4 +216,3 @@ def demo(
 
 def main() -> None:
     app()
-

@@ -19,8 +19,18 @@ BANGKOK = ZoneInfo("Asia/Bangkok")
 _CATALOGUES = Path(__file__).parent / "web" / "i18n"
 
 TH_MONTHS_ABBR = (
-    "ม.ค.", "ก.พ.", "มี.ค.", "เม.ย.", "พ.ค.", "มิ.ย.",
-    "ก.ค.", "ส.ค.", "ก.ย.", "ต.ค.", "พ.ย.", "ธ.ค.",
+    "ม.ค.",
+    "ก.พ.",
+    "มี.ค.",
+    "เม.ย.",
+    "พ.ค.",
+    "มิ.ย.",
+    "ก.ค.",
+    "ส.ค.",
+    "ก.ย.",
+    "ต.ค.",
+    "พ.ย.",
+    "ธ.ค.",
 )
 
 
@@ -44,10 +54,12 @@ def translate(key: str, lang: str, /, **params: Any) -> str:
         return text
 
 
-def negotiate(accept_language: str | None, *, cookie: str | None = None, default: Lang = "th") -> Lang:
+def negotiate(
+    accept_language: str | None, *, cookie: str | None = None, default: Lang = "th"
+) -> Lang:
     """Pick the language: an explicit cookie wins, then the best Accept-Language match."""
     if cookie in LANGUAGES:
-        return cookie  # type: ignore[return-value]
+        return cookie
     if not accept_language:
         return default
     best: tuple[float, Lang] | None = None
@@ -62,7 +74,7 @@ def negotiate(accept_language: str | None, *, cookie: str | None = None, default
             continue
         primary = tag.strip().lower().split("-")[0]
         if primary in LANGUAGES and (best is None or weight > best[0]):
-            best = (weight, primary)  # type: ignore[assignment]
+            best = (weight, primary)
     return best[1] if best else default
 
 

@@ -10,15 +10,23 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from safezone.i18n import negotiate, translate
+from safezone.i18n import Lang, negotiate, translate
 
 log = logging.getLogger(__name__)
 MEDIA_TYPE = "application/problem+json"
 
 _STATUS_CODES = {
-    400: "bad_request", 401: "unauthenticated", 403: "forbidden", 404: "not_found",
-    405: "method_not_allowed", 409: "conflict", 413: "too_large", 415: "unsupported_media",
-    422: "invalid_input", 429: "too_many_requests", 500: "internal_error",
+    400: "bad_request",
+    401: "unauthenticated",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "too_large",
+    415: "unsupported_media",
+    422: "invalid_input",
+    429: "too_many_requests",
+    500: "internal_error",
 }
 
 
@@ -45,7 +53,7 @@ class Problem(Exception):
 
 def request_language(request: Request) -> str:
     """The language for messages to this request (cookie, then Accept-Language)."""
-    default = getattr(request.app.state, "default_language", "th")
+    default: Lang = "en" if getattr(request.app.state, "default_language", "th") == "en" else "th"
     return negotiate(
         request.headers.get("accept-language"),
         cookie=request.cookies.get("sz_lang"),

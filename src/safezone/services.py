@@ -44,10 +44,15 @@ class BackgroundServices:
                 async with self.db.write() as session:
                     await session.execute(delete(AuthToken).where(AuthToken.expires_at < now))
                     await session.execute(
-                        delete(LoginThrottle).where(
+                        delete(LoginThrottle)
+                        .where(
                             (LoginThrottle.blocked_until.is_(None))
                             | (LoginThrottle.blocked_until < now)
-                        ).where(LoginThrottle.window_start < now - timedelta(seconds=self.settings.login_window_seconds))
+                        )
+                        .where(
+                            LoginThrottle.window_start
+                            < now - timedelta(seconds=self.settings.login_window_seconds)
+                        )
                     )
             except Exception:  # noqa: BLE001 - housekeeping must never die
                 log.exception("housekeeping failed; retrying later")

@@ -78,7 +78,9 @@ async def test_wrong_roles_are_refused(
             if role in access.roles:
                 assert resp.status_code not in (401, 403), f"{role} {method} {url}: {resp.text}"
             else:
-                assert resp.status_code == 403, f"{role} let into {method} {url}: {resp.status_code}"
+                assert resp.status_code == 403, (
+                    f"{role} let into {method} {url}: {resp.status_code}"
+                )
                 assert resp.headers["content-type"].startswith("application/problem+json")
             checked += 1
     assert checked > 150

@@ -11,7 +11,9 @@ from tests.conftest import PASSWORD, UserFactory
 
 
 async def _token(client: httpx.AsyncClient, username: str, password: str) -> httpx.Response:
-    return await client.post("/api/v1/auth/token", data={"username": username, "password": password})
+    return await client.post(
+        "/api/v1/auth/token", data={"username": username, "password": password}
+    )
 
 
 async def test_token_and_me(client: httpx.AsyncClient, make_user: UserFactory) -> None:
@@ -19,8 +21,12 @@ async def test_token_and_me(client: httpx.AsyncClient, make_user: UserFactory) -
     resp = await client.get("/api/v1/auth/me", headers=user["headers"])
     assert resp.status_code == 200
     assert resp.json() == {
-        "id": user["id"], "username": "somchai", "display_name": "somchai",
-        "role": "operator", "organisation_id": None, "via": "bearer",
+        "id": user["id"],
+        "username": "somchai",
+        "display_name": "somchai",
+        "role": "operator",
+        "organisation_id": None,
+        "via": "bearer",
     }
     # Usernames are case-insensitive at login.
     assert (await _token(client, "SomChai", PASSWORD)).status_code == 200
@@ -31,7 +37,8 @@ async def test_wrong_password_is_401_problem(
 ) -> None:
     await make_user(Role.viewer, username="nid")
     resp = await client.post(
-        "/api/v1/auth/token", data={"username": "nid", "password": "wrong-password"},
+        "/api/v1/auth/token",
+        data={"username": "nid", "password": "wrong-password"},
         headers={"Accept-Language": "en"},
     )
     assert resp.status_code == 401
@@ -53,8 +60,9 @@ async def test_repeated_failures_are_throttled_and_audited(
     assert int(blocked.headers["Retry-After"]) > 0
     # Even the right password waits out the block: guessing gains nothing.
     assert (await _token(client, "target", PASSWORD)).status_code == 429
-    audit = await client.get("/api/v1/audit", params={"action": "auth.login", "limit": 50},
-                             headers=admin["headers"])
+    audit = await client.get(
+        "/api/v1/audit", params={"action": "auth.login", "limit": 50}, headers=admin["headers"]
+    )
     actions = [e["action"] for e in audit.json()["data"] if e["actor"] == "target"]
     assert actions.count("auth.login_failed") == 5
     assert actions.count("auth.login_throttled") == 2
@@ -73,21 +81,36 @@ async def test_revoke_ends_token(client: httpx.AsyncClient, make_user: UserFacto
     assert resp.status_code == 401
 
 
-async def test_admin_manages_users(client: httpx.AsyncClient, make_user: UserFactory,
-                                   partner_org: int) -> None:
+async def test_admin_manages_users(
+    client: httpx.AsyncClient, make_user: UserFactory, partner_org: int
+) -> None:
     admin = await make_user(Role.admin)
     h = admin["headers"]
-    resp = await client.post("/api/v1/users", headers=h, json={
-        "username": "malee", "password": "long-enough-pw", "role": "partner",
-        "organisation_id": partner_org, "display_name": "มาลี"})
+    resp = await client.post(
+        "/api/v1/users",
+        headers=h,
+        json={
+            "username": "malee",
+            "password": "long-enough-pw",
+            "role": "partner",
+            "organisation_id": partner_org,
+            "display_name": "มาลี",
+        },
+    )
     assert resp.status_code == 201, resp.text
     malee = resp.json()
     assert "password" not in malee and "password_hash" not in malee
-    dup = await client.post("/api/v1/users", headers=h, json={
-        "username": "MALEE", "password": "long-enough-pw", "role": "viewer"})
+    dup = await client.post(
+        "/api/v1/users",
+        headers=h,
+        json={"username": "MALEE", "password": "long-enough-pw", "role": "viewer"},
+    )
     assert dup.status_code == 409
-    no_org = await client.post("/api/v1/users", headers=h, json={
-        "username": "lonely", "password": "long-enough-pw", "role": "partner"})
+    no_org = await client.post(
+        "/api/v1/users",
+        headers=h,
+        json={"username": "lonely", "password": "long-enough-pw", "role": "partner"},
+    )
     assert no_org.status_code == 422 and no_org.json()["code"] == "partner_needs_organisation"
     tok = await _token(client, "malee", "long-enough-pw")
     malee_h = {"Authorization": f"Bearer {tok.json()['access_token']}"}
@@ -99,14 +122,21 @@ async def test_admin_manages_users(client: httpx.AsyncClient, make_user: UserFac
     assert (await _token(client, "malee", "long-enough-pw")).status_code == 401
 
 
-@pytest.mark.parametrize("body,field", [
-    ({"username": "ab", "password": "long-enough-pw", "role": "viewer"}, "username"),
-    ({"username": "abc", "password": "short", "role": "viewer"}, "password"),
-    ({"username": "abc", "password": "long-enough-pw", "role": "chief"}, "role"),
-    ({"username": "abc", "password": "long-enough-pw", "role": "viewer", "is_god": True}, "is_god"),
-])
-async def test_bad_user_input(client: httpx.AsyncClient, make_user: UserFactory,
-                              body: dict[str, object], field: str) -> None:
+@pytest.mark.parametrize(
+    "body,field",
+    [
+        ({"username": "ab", "password": "long-enough-pw", "role": "viewer"}, "username"),
+        ({"username": "abc", "password": "short", "role": "viewer"}, "password"),
+        ({"username": "abc", "password": "long-enough-pw", "role": "chief"}, "role"),
+        (
+            {"username": "abc", "password": "long-enough-pw", "role": "viewer", "is_god": True},
+            "is_god",
+        ),
+    ],
+)
+async def test_bad_user_input(
+    client: httpx.AsyncClient, make_user: UserFactory, body: dict[str, object], field: str
+) -> None:
     admin = await make_user(Role.admin)
     resp = await client.post("/api/v1/users", headers=admin["headers"], json=body)
     assert resp.status_code == 422

@@ -6,6 +6,7 @@ see what the page looked like, Thai text included.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from collections.abc import AsyncIterator
@@ -41,11 +42,12 @@ RISK_POINTS = 5
 CHECKPOINTS = 4
 
 
-def _points(prefix: str, count: int, **props: Any) -> dict[str, Any]:
+def _points(prefix: str, count: int, row: int = 0, **props: Any) -> dict[str, Any]:
+    """``count`` points on a grid inside the zone, starting at grid row ``row``."""
     features = []
     for i in range(count):
         lon = 100.5305 + (i % 20) * 0.00045
-        lat = 13.7405 + (i // 20 % 16) * 0.00045
+        lat = 13.7405 + (row + i // 20) * 0.00045
         features.append({
             "type": "Feature",
             "geometry": {"type": "Point", "coordinates": [lon, lat]},
@@ -126,9 +128,9 @@ async def seeded(make_user: UserFactory, client: httpx.AsyncClient) -> dict[str,
     layers = {
         "zones": zone,
         "cameras": _points("CAM", CAMERAS),
-        "sos_boxes": _points("SOS", SOS_BOXES),
-        "risk_points": _points("RISK", RISK_POINTS, kind="risk", category="dark_alley"),
-        "checkpoints": _points("CP", CHECKPOINTS, visit_interval_min=60),
+        "sos_boxes": _points("SOS", SOS_BOXES, row=13),
+        "risk_points": _points("RISK", RISK_POINTS, row=14, kind="risk", category="dark_alley"),
+        "checkpoints": _points("CP", CHECKPOINTS, row=15, visit_interval_min=60),
     }
     for name, body in layers.items():
         resp = await client.post(f"/api/v1/layers/{name}.geojson", json=body, headers=admin["headers"])
@@ -223,13 +225,57 @@ async def test_map_shows_the_zone_and_counts_match_the_api(
         "พื้นที่ปลอดภัย"
     )
     await session.shot("map-seeded-th")
-    await session.page.evaluate("safezoneMap.layers.zones.group.getLayers()[0].openPopup()")
+    await session.page.evaluate(
+        "() => { safezoneMap.layers.zones.group.getLayers()[0].openPopup(); }"
+    )
     popup = session.page.locator(".leaflet-popup-content")
     await expect(popup).to_contain_text("เขตปลอดภัยทดสอบ")
     await expect(popup).to_contain_text("ตร.กม.")
     await expect(popup).to_contain_text("12,500")
     await session.shot("map-zone-popup-th")
     assert not session.errors
+
+
+async def test_map_in_english(session: Session, seeded: dict[str, Any]) -> None:
+    await session.sign_in(seeded["username"])
+    await session.map_ready()
+    await session.page.click("a[data-lang=en]")
+    await session.map_ready()
+    assert await session.page.get_attribute("html", "lang") == "en"
+    await expect(session.page.locator("li[data-layer=cameras] .legend-title")).to_have_text(
+        "CCTV cameras"
+    )
+    await session.page.evaluate(
+        "() => { safezoneMap.layers.cameras.group.getLayers()[0].openPopup(); }"
+    )
+    popup = session.page.locator(".leaflet-popup-content")
+    await expect(popup).to_contain_text("CAM test 0")
+    await expect(popup).to_contain_text("CAM-0000")
+    await expect(popup).to_contain_text("Code")
+    await session.shot("map-camera-popup-en")
+    assert not session.errors
+
+
+async def test_a_failed_layer_shows_the_problem_detail(
+    session: Session, seeded: dict[str, Any]
+) -> None:
+    problem = {"type": "urn:safezone:problem:internal_error", "status": 500,
+               "detail": "ฐานข้อมูลไม่ตอบสนอง", "code": "internal_error"}
+    await session.page.route(
+        "**/api/v1/layers/cameras.geojson",
+        lambda route: route.fulfill(
+            status=500, content_type="application/problem+json", body=json.dumps(problem)
+        ),
+    )
+    await session.sign_in(seeded["username"])
+    state = await session.map_ready()
+    banner = session.page.get_by_test_id("map-error")
+    await expect(banner).to_be_visible()
+    await expect(banner).to_contain_text("กล้องวงจรปิด")
+    await expect(banner).to_contain_text("ฐานข้อมูลไม่ตอบสนอง")
+    assert await session.page.is_disabled("#layer-toggle-cameras")
+    assert "cameras" not in state["counts"] and state["counts"]["zones"] == 1
+    await session.shot("map-layer-error")
 
 
 async def test_toggling_a_layer_hides_its_markers(session: Session, seeded: dict[str, Any]) -> None:

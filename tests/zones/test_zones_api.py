@@ -40,10 +40,15 @@ def box(lon: float = LON0, lat: float = LAT0, d: float = D) -> dict[str, Any]:
 
 def zone_body(**over: Any) -> dict[str, Any]:
     body: dict[str, Any] = {
-        "name_th": "บางนาค สมาร์ท เซฟตี้", "name_en": "Bang Nak Smart Safety",
-        "reasons": [{"kind": "risk", "text": "ลักขโมยยามค่ำคืน"},
-                    {"kind": "economic", "text": "ตลาดสด"}],
-        "population": 3000, "households": 900, "geometry": box(),
+        "name_th": "บางนาค สมาร์ท เซฟตี้",
+        "name_en": "Bang Nak Smart Safety",
+        "reasons": [
+            {"kind": "risk", "text": "ลักขโมยยามค่ำคืน"},
+            {"kind": "economic", "text": "ตลาดสด"},
+        ],
+        "population": 3000,
+        "households": 900,
+        "geometry": box(),
     }
     body.update(over)
     return body
@@ -73,8 +78,12 @@ async def test_create_zone_reports_ellipsoidal_area(
     assert feature["geometry"]["type"] == "Polygon"
 
 
-BOWTIE = {"type": "Polygon", "coordinates": [[[LON0, LAT0], [LON0 + D, LAT0 + D],
-                                              [LON0 + D, LAT0], [LON0, LAT0 + D], [LON0, LAT0]]]}
+BOWTIE = {
+    "type": "Polygon",
+    "coordinates": [
+        [[LON0, LAT0], [LON0 + D, LAT0 + D], [LON0 + D, LAT0], [LON0, LAT0 + D], [LON0, LAT0]]
+    ],
+}
 BAD = {
     "self_intersecting": ({"geometry": BOWTIE}, "geometry.self_intersection"),
     "point": ({"geometry": {"type": "Point", "coordinates": [LON0, LAT0]}}, "geometry.not_polygon"),
@@ -104,14 +113,20 @@ async def test_bad_zone_is_refused_with_nothing_written(
     assert await _counts(client, h) == before
 
 
-async def test_messages_in_thai_by_default(client: httpx.AsyncClient, make_user: UserFactory) -> None:
+async def test_messages_in_thai_by_default(
+    client: httpx.AsyncClient, make_user: UserFactory
+) -> None:
     admin = await make_user(Role.admin)
-    resp = await client.post("/api/v1/zones", headers=admin["headers"],
-                             json=zone_body(geometry=box(d=0.1)))
+    resp = await client.post(
+        "/api/v1/zones", headers=admin["headers"], json=zone_body(geometry=box(d=0.1))
+    )
     detail = resp.json()["detail"]
     assert "ตร.กม." in detail and "50" in detail
-    en = await client.post("/api/v1/zones", headers={**admin["headers"], "Accept-Language": "en-GB,en;q=0.8"},
-                           json=zone_body(geometry=box(d=0.1)))
+    en = await client.post(
+        "/api/v1/zones",
+        headers={**admin["headers"], "Accept-Language": "en-GB,en;q=0.8"},
+        json=zone_body(geometry=box(d=0.1)),
+    )
     assert "km²" in en.json()["detail"]
 
 
@@ -133,8 +148,11 @@ def kml_text() -> str:
 async def test_import_kml_upload(client: httpx.AsyncClient, make_user: UserFactory) -> None:
     sup = await make_user(Role.supervisor)
     resp = await client.post(
-        "/api/v1/zones/import", headers=sup["headers"],
-        files={"file": ("bang-nak.kml", kml_text().encode(), "application/vnd.google-earth.kml+xml")},
+        "/api/v1/zones/import",
+        headers=sup["headers"],
+        files={
+            "file": ("bang-nak.kml", kml_text().encode(), "application/vnd.google-earth.kml+xml")
+        },
     )
     assert resp.status_code == 201, resp.text
     report = resp.json()
@@ -144,27 +162,45 @@ async def test_import_kml_upload(client: httpx.AsyncClient, make_user: UserFacto
     assert abs(report["zone"]["area_km2"] - expected) / expected < 0.005
 
 
-async def test_import_rejects_non_polygon_file(client: httpx.AsyncClient, make_user: UserFactory) -> None:
+async def test_import_rejects_non_polygon_file(
+    client: httpx.AsyncClient, make_user: UserFactory
+) -> None:
     sup = await make_user(Role.supervisor)
-    resp = await client.post("/api/v1/zones/import", headers=sup["headers"],
-                             files={"file": ("x.kml", b"<kml><broken", "text/xml")})
+    resp = await client.post(
+        "/api/v1/zones/import",
+        headers=sup["headers"],
+        files={"file": ("x.kml", b"<kml><broken", "text/xml")},
+    )
     assert resp.status_code == 422
     assert resp.json()["code"] == "geometry.invalid_kml"
 
 
 def _cli(database_url: str, tmp: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "SAFEZONE_DATABASE_URL": database_url, "SAFEZONE_DATA_DIR": str(tmp),
-           "SAFEZONE_LANG": "en"}
-    return subprocess.run([sys.executable, "-m", "safezone", *args], env=env,
-                          capture_output=True, text=True, timeout=60)
+    env = {
+        **os.environ,
+        "SAFEZONE_DATABASE_URL": database_url,
+        "SAFEZONE_DATA_DIR": str(tmp),
+        "SAFEZONE_LANG": "en",
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "safezone", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
-async def test_cli_zone_import(database_url: str, tmp_path: Path, client: httpx.AsyncClient,
-                               make_user: UserFactory) -> None:
+async def test_cli_zone_import(
+    database_url: str, tmp_path: Path, client: httpx.AsyncClient, make_user: UserFactory
+) -> None:
     geojson = tmp_path / "zone.geojson"
     geojson.write_text(
         '{"type":"Feature","properties":{"name_th":"ทดสอบ","name_en":"Test"},"geometry":'
-        + str(box()).replace("'", '"') + "}", encoding="utf-8")
+        + str(box()).replace("'", '"')
+        + "}",
+        encoding="utf-8",
+    )
     ok = await asyncio.to_thread(_cli, database_url, tmp_path, "zone", "import", str(geojson))
     assert ok.returncode == 0, ok.stderr
     expected = quadrangle_km2(LON0, LAT0, LON0 + D, LAT0 + D)
@@ -172,7 +208,9 @@ async def test_cli_zone_import(database_url: str, tmp_path: Path, client: httpx.
     assert abs(reported - expected) / expected < 0.005
     kml = tmp_path / "zone.kml"
     kml.write_text(kml_text(), encoding="utf-8")
-    assert (await asyncio.to_thread(_cli, database_url, tmp_path, "zone", "import", str(kml))).returncode == 0
+    assert (
+        await asyncio.to_thread(_cli, database_url, tmp_path, "zone", "import", str(kml))
+    ).returncode == 0
     bad = tmp_path / "bad.geojson"
     bad.write_text('{"type":"Point","coordinates":[101.8,6.4]}', encoding="utf-8")
     refused = await asyncio.to_thread(_cli, database_url, tmp_path, "zone", "import", str(bad))

@@ -42,8 +42,14 @@ def asset_router(kind: AssetKind) -> APIRouter:
         q: Annotated[str | None, Query(max_length=100, description="Search name or code")] = None,
     ) -> dict[str, Any]:
         rows, total = await service.list_assets(
-            session, kind=kind, who=who, limit=page.limit, offset=page.offset,
-            zone_id=zone_id, organisation_id=organisation_id, q=q,
+            session,
+            kind=kind,
+            who=who,
+            limit=page.limit,
+            offset=page.offset,
+            zone_id=zone_id,
+            organisation_id=organisation_id,
+            q=q,
         )
         return {"data": rows, "count": total, "limit": page.limit, "offset": page.offset}
 
@@ -56,9 +62,14 @@ def asset_router(kind: AssetKind) -> APIRouter:
         async with db.write() as session:
             return await service.create_asset(session, kind=kind, who=who, data=body)
 
-    @router.patch("/{asset_id}", response_model=out_schema, summary=f"Change one of {kind.title_en}")
+    @router.patch(
+        "/{asset_id}", response_model=out_schema, summary=f"Change one of {kind.title_en}"
+    )
     async def update_asset(
-        db: DatabaseDep, who: Writer, asset_id: int, body: update_schema  # type: ignore[valid-type]
+        db: DatabaseDep,
+        who: Writer,
+        asset_id: int,
+        body: update_schema,  # type: ignore[valid-type]
     ) -> PointAsset:
         async with db.write() as session:
             return await service.update_asset(
@@ -66,7 +77,8 @@ def asset_router(kind: AssetKind) -> APIRouter:
             )
 
     @router.delete(
-        "/{asset_id}", status_code=status.HTTP_204_NO_CONTENT,
+        "/{asset_id}",
+        status_code=status.HTTP_204_NO_CONTENT,
         summary=f"Delete one of {kind.title_en}",
     )
     async def delete_asset(db: DatabaseDep, who: Writer, asset_id: int) -> None:

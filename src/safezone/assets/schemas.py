@@ -69,9 +69,23 @@ Tier = Literal["registered", "linked"]
 
 RiskKind = Literal["risk", "landmark"]
 RiskCategory = Literal[
-    "dark_alley", "abandoned_building", "vacant_lot", "drug_spot", "accident_spot",
-    "market", "school", "temple", "mosque", "bank", "atm", "government", "hospital",
-    "transport", "shop", "entertainment", "other",
+    "dark_alley",
+    "abandoned_building",
+    "vacant_lot",
+    "drug_spot",
+    "accident_spot",
+    "market",
+    "school",
+    "temple",
+    "mosque",
+    "bank",
+    "atm",
+    "government",
+    "hospital",
+    "transport",
+    "shop",
+    "entertainment",
+    "other",
 ]
 
 

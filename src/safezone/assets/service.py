@@ -48,7 +48,8 @@ async def list_assets(
     if q:
         like = f"%{q.lower()}%"
         query = query.where(
-            func.lower(m.name_th).like(like) | func.lower(m.name_en).like(like)
+            func.lower(m.name_th).like(like)
+            | func.lower(m.name_en).like(like)
             | func.lower(m.code).like(like)
         )
     total = await session.scalar(select(func.count()).select_from(query.subquery()))
@@ -94,7 +95,11 @@ async def _check_code_free(
 
 
 async def create_asset(
-    session: AsyncSession, *, kind: AssetKind, who: Principal, data: AssetCreate,
+    session: AsyncSession,
+    *,
+    kind: AssetKind,
+    who: Principal,
+    data: AssetCreate,
     synthetic: bool = False,
 ) -> PointAsset:
     values = data.model_dump()
@@ -102,15 +107,20 @@ async def create_asset(
     await _check_code_free(session, kind, values["code"])
     if values.get("zone_id") is None:
         values["zone_id"] = await zone_containing(session, lon=values["lon"], lat=values["lat"])
-    row = kind.model(**values, synthetic=synthetic)
+    row = kind.model(**values)
+    row.synthetic = synthetic
     session.add(row)
     try:
         await session.flush()
     except IntegrityError as exc:  # a concurrent insert of the same code
         raise Problem(409, "duplicate_code", code=values["code"], entity=kind.name) from exc
     await record(
-        session, actor=who.actor, action=f"{kind.name}.create", entity_type=kind.name,
-        entity_id=row.id, details={"code": row.code, "values": _jsonable(values)},
+        session,
+        actor=who.actor,
+        action=f"{kind.name}.create",
+        entity_type=kind.name,
+        entity_id=row.id,
+        details={"code": row.code, "values": _jsonable(values)},
     )
     return row
 
@@ -135,8 +145,12 @@ async def update_asset(
     if changes:
         await session.flush()
         await record(
-            session, actor=who.actor, action=f"{kind.name}.update", entity_type=kind.name,
-            entity_id=row.id, details={"changes": _jsonable(changes)},
+            session,
+            actor=who.actor,
+            action=f"{kind.name}.update",
+            entity_type=kind.name,
+            entity_id=row.id,
+            details={"changes": _jsonable(changes)},
         )
     return row
 
@@ -149,8 +163,12 @@ async def delete_asset(
     await session.delete(row)
     await session.flush()
     await record(
-        session, actor=who.actor, action=f"{kind.name}.delete", entity_type=kind.name,
-        entity_id=asset_id, details={"deleted": _jsonable(snapshot)},
+        session,
+        actor=who.actor,
+        action=f"{kind.name}.delete",
+        entity_type=kind.name,
+        entity_id=asset_id,
+        details={"deleted": _jsonable(snapshot)},
     )
 
 

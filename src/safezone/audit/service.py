@@ -145,9 +145,16 @@ async def verify(session: AsyncSession) -> Verdict:
         if e.prev_hash != prev_hash:
             return Verdict(False, checked, e.id, "link to previous entry broken")
         recomputed = entry_hash(
-            id=e.id, at=e.at, actor_id=e.actor_id, actor=e.actor, action=e.action,
-            entity_type=e.entity_type, entity_id=e.entity_id, details=e.details,
-            client=e.client, prev_hash=e.prev_hash,
+            id=e.id,
+            at=e.at,
+            actor_id=e.actor_id,
+            actor=e.actor,
+            action=e.action,
+            entity_type=e.entity_type,
+            entity_id=e.entity_id,
+            details=e.details,
+            client=e.client,
+            prev_hash=e.prev_hash,
         )
         if recomputed != e.hash:
             return Verdict(False, checked, e.id, "content does not match its hash (edited)")
@@ -160,7 +167,9 @@ async def verify(session: AsyncSession) -> Verdict:
         return Verdict(True, 0, head_hash=GENESIS)
     if head.last_id != last_id or head.last_hash != prev_hash:
         return Verdict(
-            False, checked, min(head.last_id, last_id + 1),
+            False,
+            checked,
+            min(head.last_id, last_id + 1),
             f"newest entries removed: head says #{head.last_id}, chain ends at #{last_id}",
         )
     return Verdict(True, checked, head_hash=prev_hash)

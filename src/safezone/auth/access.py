@@ -10,8 +10,8 @@ from fastapi import Request
 
 from safezone.auth import service
 from safezone.auth.roles import Role
-from safezone.auth.service import Principal
 from safezone.auth.security import same
+from safezone.auth.service import Principal
 from safezone.db.engine import Database
 from safezone.problems import Problem
 
@@ -36,7 +36,9 @@ async def current_principal(request: Request) -> Principal | None:
     scheme, _, secret = auth.partition(" ")
     async with db.session() as session:
         if scheme.lower() == "bearer" and secret:
-            principal = await service.resolve(session, secret=secret.strip(), kind="bearer", client=client)
+            principal = await service.resolve(
+                session, secret=secret.strip(), kind="bearer", client=client
+            )
             if principal is None:
                 raise Problem(401, "bad_token", headers={"WWW-Authenticate": "Bearer"})
         elif cookie := request.cookies.get(SESSION_COOKIE):

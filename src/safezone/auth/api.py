@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Form, Request, status
 from sqlalchemy import func, select
 
+from safezone.audit.service import record
 from safezone.auth import security, service
 from safezone.auth.access import Access, client_address
 from safezone.auth.models import AuthToken, User
@@ -15,7 +16,6 @@ from safezone.auth.roles import ALL_ROLES, Role
 from safezone.auth.schemas import MeOut, TokenOut, UserCreate, UserOut, UserUpdate
 from safezone.auth.service import LoginOutcome, Principal
 from safezone.auth.throttle import ThrottlePolicy
-from safezone.audit.service import record
 from safezone.deps import DatabaseDep, ReadSession, SettingsDep
 from safezone.problems import Problem
 from safezone.schemas import ListOut, PageDep
@@ -50,8 +50,12 @@ async def token(
     lifetime = timedelta(hours=settings.token_hours)
     async with db.write() as session:
         result = await service.login(
-            session, username=username, password=password, client=client,
-            policy=throttle_policy(settings), via="token",
+            session,
+            username=username,
+            password=password,
+            client=client,
+            policy=throttle_policy(settings),
+            via="token",
         )
         secret = None
         if result.outcome == LoginOutcome.ok and result.user is not None:
@@ -61,7 +65,9 @@ async def token(
     # Raised after the block so that the failure (and its audit entry) is committed.
     if result.outcome == LoginOutcome.throttled:
         raise Problem(
-            429, "login_throttled", seconds=result.retry_after,
+            429,
+            "login_throttled",
+            seconds=result.retry_after,
             headers={"Retry-After": str(result.retry_after)},
         )
     if secret is None:
@@ -84,15 +90,21 @@ async def revoke(request: Request, db: DatabaseDep, who: LoggedIn) -> None:
 @router.get("/auth/me", response_model=MeOut, summary="Who am I")
 async def me(who: LoggedIn) -> MeOut:
     return MeOut(
-        id=who.user_id, username=who.username, display_name=who.display_name, role=who.role,
-        organisation_id=who.organisation_id, via=who.via,
+        id=who.user_id,
+        username=who.username,
+        display_name=who.display_name,
+        role=who.role,
+        organisation_id=who.organisation_id,
+        via=who.via,
     )
 
 
 @router.get("/users", response_model=ListOut[UserOut], summary="List accounts")
 async def list_users(session: ReadSession, _: Admin, page: PageDep) -> dict[str, Any]:
     total = await session.scalar(select(func.count()).select_from(User))
-    rows = await session.scalars(select(User).order_by(User.id).limit(page.limit).offset(page.offset))
+    rows = await session.scalars(
+        select(User).order_by(User.id).limit(page.limit).offset(page.offset)
+    )
     return {"data": rows.all(), "count": total, "limit": page.limit, "offset": page.offset}
 
 
@@ -120,7 +132,7 @@ async def update_user(db: DatabaseDep, who: Admin, user_id: int, body: UserUpdat
         changes: dict[str, Any] = {}
         if (password := values.pop("password", None)) is not None:
             user.password_hash = security.hash_password(password)
-            changes["password"] = "changed"
+            changes["password"] = "changed"  # noqa: S105 - an audit note, not a secret
         for key, value in values.items():
             if getattr(user, key) != value:
                 changes[key] = {"from": str(getattr(user, key)), "to": str(value)}
@@ -133,8 +145,12 @@ async def update_user(db: DatabaseDep, who: Admin, user_id: int, body: UserUpdat
                 await session.delete(tok)
         if changes:
             await record(
-                session, actor=who.actor, action="user.update", entity_type="user",
-                entity_id=user.id, details={"changes": changes},
+                session,
+                actor=who.actor,
+                action="user.update",
+                entity_type="user",
+                entity_id=user.id,
+                details={"changes": changes},
             )
         await session.flush()
         return user

@@ -14,7 +14,7 @@ class TokenOut(BaseModel):
     """OAuth2 token response (RFC 6749 §5.1)."""
 
     access_token: str
-    token_type: str = "bearer"
+    token_type: str = "bearer"  # noqa: S105 - the OAuth2 token type name
     expires_in: int = Field(description="Seconds until the token expires.")
 
 

@@ -90,7 +90,11 @@ async def create_user(
     session.add(user)
     await session.flush()
     await record(
-        session, actor=actor, action="user.create", entity_type="user", entity_id=user.id,
+        session,
+        actor=actor,
+        action="user.create",
+        entity_type="user",
+        entity_id=user.id,
         details={"username": username, "role": role.value, "organisation_id": organisation_id},
     )
     return user
@@ -123,7 +127,9 @@ async def login(
     if not good or user is None or not user.active:
         await throttle.record_failure(session, keys, now, policy)
         await record(
-            session, actor=actor, action="auth.login_failed",
+            session,
+            actor=actor,
+            action="auth.login_failed",
             details={"via": via, "reason": "inactive" if good and user else "bad_credentials"},
         )
         return LoginResult(LoginOutcome.bad_credentials)
@@ -132,8 +138,12 @@ async def login(
         user.password_hash = security.hash_password(password)
     user.last_login_at = now
     await record(
-        session, actor=Actor(user.id, user.username, client), action="auth.login",
-        entity_type="user", entity_id=user.id, details={"via": via},
+        session,
+        actor=Actor(user.id, user.username, client),
+        action="auth.login",
+        entity_type="user",
+        entity_id=user.id,
+        details={"via": via},
     )
     return LoginResult(LoginOutcome.ok, user=user)
 
@@ -177,8 +187,13 @@ async def resolve(
         return None
     token, user = found
     return Principal(
-        user_id=user.id, username=user.username, display_name=user.display_name, role=user.role,
-        organisation_id=user.organisation_id, via=kind, csrf_token=token.csrf_token,
+        user_id=user.id,
+        username=user.username,
+        display_name=user.display_name,
+        role=user.role,
+        organisation_id=user.organisation_id,
+        via=kind,
+        csrf_token=token.csrf_token,
         client=client,
     )
 

@@ -56,9 +56,11 @@ async def record_failure(
         row.failures += 1
         over = row.failures - policy.max_failures
         if over >= 0:
-            row.blocked_until = now + min(policy.block * (2**min(over, 20)), MAX_BLOCK)
+            row.blocked_until = now + min(policy.block * (2 ** min(over, 20)), MAX_BLOCK)
 
 
 async def clear(session: AsyncSession, username: str) -> None:
     """A successful login clears the username's counter (not the address's)."""
-    await session.execute(delete(LoginThrottle).where(LoginThrottle.key == keys_for(username, None)[0]))
+    await session.execute(
+        delete(LoginThrottle).where(LoginThrottle.key == keys_for(username, None)[0])
+    )

@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 from safezone.assets.schemas import (
-    AssetCreate, AssetOut, AssetUpdate, Bearing, Fov, Height, Range, Tier,
+    AssetCreate,
+    AssetOut,
+    AssetUpdate,
+    Bearing,
+    Fov,
+    Height,
+    Range,
+    Tier,
 )
 
 

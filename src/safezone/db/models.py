@@ -11,7 +11,19 @@ from safezone.sos.models import SosBox
 from safezone.zones.models import Station, Zone
 
 __all__ = [
-    "AuditEntry", "AuditHead", "AuthToken", "Base", "Camera", "Checkpoint", "Contact",
-    "LoginThrottle", "Organisation", "RiskPoint", "SosBox", "Station", "StreetLight", "User",
+    "AuditEntry",
+    "AuditHead",
+    "AuthToken",
+    "Base",
+    "Camera",
+    "Checkpoint",
+    "Contact",
+    "LoginThrottle",
+    "Organisation",
+    "RiskPoint",
+    "SosBox",
+    "Station",
+    "StreetLight",
+    "User",
     "Zone",
 ]

@@ -26,31 +26,61 @@ async def layer_index(session: AsyncSession, who: Principal) -> list[dict[str, A
     """Every layer with its title, colour and the number of features ``who`` can see."""
     zones = await session.scalar(select(func.count()).select_from(Zone))
     out: list[dict[str, Any]] = [
-        {"name": ZONES, "title_th": "พื้นที่ปลอดภัย", "title_en": "Safe zones",
-         "geometry": "polygon", "color": "#2ca02c", "count": int(zones or 0)}
+        {
+            "name": ZONES,
+            "title_th": "พื้นที่ปลอดภัย",
+            "title_en": "Safe zones",
+            "geometry": "polygon",
+            "color": "#2ca02c",
+            "count": int(zones or 0),
+        }
     ]
     for kind in KINDS:
         query = assets.scoped(kind, who).with_only_columns(func.count())
         out.append(
-            {"name": kind.path, "title_th": kind.title_th, "title_en": kind.title_en,
-             "geometry": "point", "color": kind.color, "count": int(await session.scalar(query) or 0)}
+            {
+                "name": kind.path,
+                "title_th": kind.title_th,
+                "title_en": kind.title_en,
+                "geometry": "point",
+                "color": kind.color,
+                "count": int(await session.scalar(query) or 0),
+            }
         )
     return out
 
 
 async def zones_geojson(session: AsyncSession) -> dict[str, Any]:
     rows = await session.execute(
-        select(Zone.id, Zone.name_th, Zone.name_en, Zone.area_km2, Zone.population,
-               Zone.households, Zone.reasons, Zone.station_id, Zone.geometry, Zone.synthetic)
-        .order_by(Zone.id)
+        select(
+            Zone.id,
+            Zone.name_th,
+            Zone.name_en,
+            Zone.area_km2,
+            Zone.population,
+            Zone.households,
+            Zone.reasons,
+            Zone.station_id,
+            Zone.geometry,
+            Zone.synthetic,
+        ).order_by(Zone.id)
     )
     features = []
     for r in rows:
-        props = {"id": r.id, "name_th": r.name_th, "name_en": r.name_en,
-                 "area_km2": round(r.area_km2, 6), "population": r.population,
-                 "households": r.households, "reasons": r.reasons, "station_id": r.station_id,
-                 "synthetic": r.synthetic}
-        features.append({"type": "Feature", "id": r.id, "geometry": r.geometry, "properties": props})
+        props = {
+            "id": r.id,
+            "name_th": r.name_th,
+            "name_en": r.name_en,
+            "area_km2": round(r.area_km2, 6),
+            "population": r.population,
+            "households": r.households,
+            "reasons": r.reasons,
+            "station_id": r.station_id,
+            "synthetic": r.synthetic,
+        }
+        features.append(
+            {"type": "Feature", "id": r.id, "geometry": r.geometry, "properties": props}
+        )
     return {"type": "FeatureCollection", "features": features}
 
 
@@ -77,12 +107,14 @@ async def assets_geojson(
     features = []
     for row in result:
         props = dict(zip(names, row[2:], strict=True))
-        features.append({
-            "type": "Feature",
-            "id": props["id"],
-            "geometry": {"type": "Point", "coordinates": [row[0], row[1]]},
-            "properties": props,
-        })
+        features.append(
+            {
+                "type": "Feature",
+                "id": props["id"],
+                "geometry": {"type": "Point", "coordinates": [row[0], row[1]]},
+                "properties": props,
+            }
+        )
     return {"type": "FeatureCollection", "features": features}
 
 
@@ -94,9 +126,11 @@ def parse_bbox(text: str | None) -> tuple[float, float, float, float] | None:
         parts = tuple(float(p) for p in text.split(","))
     except ValueError:
         parts = ()
-    if len(parts) != 4 or not (-180 <= parts[0] <= parts[2] <= 180 and -90 <= parts[1] <= parts[3] <= 90):
+    if len(parts) != 4 or not (
+        -180 <= parts[0] <= parts[2] <= 180 and -90 <= parts[1] <= parts[3] <= 90
+    ):
         raise Problem(422, "invalid_input", count=1, first="bbox: minLon,minLat,maxLon,maxLat")
-    return parts  # type: ignore[return-value]
+    return parts[0], parts[1], parts[2], parts[3]
 
 
 def _feature_to_values(feature: Any, index: int) -> dict[str, Any]:
@@ -124,7 +158,9 @@ async def import_features(
     features = collection.get("features")
     if not isinstance(features, list) or len(features) > MAX_IMPORT_FEATURES:
         raise Problem(
-            422, "invalid_input", count=1,
+            422,
+            "invalid_input",
+            count=1,
             first=f"features: a list of at most {MAX_IMPORT_FEATURES} features",
         )
     parsed: list[tuple[int, dict[str, Any]]] = []
@@ -137,24 +173,48 @@ async def import_features(
         except ValidationError as exc:
             for err in exc.errors():
                 field = ".".join(str(p) for p in err["loc"])
-                errors.append({"field": f"features[{i}].{field}", "code": err["type"],
-                               "message": f"features[{i}].{field}: {err['msg']}"})
+                errors.append(
+                    {
+                        "field": f"features[{i}].{field}",
+                        "code": err["type"],
+                        "message": f"features[{i}].{field}: {err['msg']}",
+                    }
+                )
             continue
         except ValueError as exc:
-            errors.append({"field": f"features[{i}]", "code": "value_error",
-                           "message": f"features[{i}]: {exc}"})
+            errors.append(
+                {
+                    "field": f"features[{i}]",
+                    "code": "value_error",
+                    "message": f"features[{i}]: {exc}",
+                }
+            )
             continue
         if values["code"] in codes:
-            errors.append({"field": f"features[{i}].code", "code": "duplicate",
-                           "message": f"features[{i}]: code {values['code']} appears twice"})
+            errors.append(
+                {
+                    "field": f"features[{i}].code",
+                    "code": "duplicate",
+                    "message": f"features[{i}]: code {values['code']} appears twice",
+                }
+            )
         codes.add(values["code"])
         parsed.append((i, values))
     if errors:
-        raise Problem(422, "invalid_input", errors=errors[:200], count=len(errors),
-                      first=errors[0]["message"])
-    existing = dict((await session.execute(
-        select(kind.model.code, kind.model.id).where(kind.model.code.in_(codes))
-    )).all()) if codes else {}
+        raise Problem(
+            422, "invalid_input", errors=errors[:200], count=len(errors), first=errors[0]["message"]
+        )
+    existing = (
+        dict(
+            (
+                await session.execute(
+                    select(kind.model.code, kind.model.id).where(kind.model.code.in_(codes))
+                )
+            ).all()
+        )
+        if codes
+        else {}
+    )
     created = updated = 0
     for _i, values in parsed:
         if (asset_id := existing.get(values["code"])) is not None:
@@ -162,7 +222,9 @@ async def import_features(
             await assets.update_asset(session, kind=kind, who=who, asset_id=asset_id, data=data)
             updated += 1
         else:
-            await assets.create_asset(session, kind=kind, who=who, data=kind.create.model_validate(values))
+            await assets.create_asset(
+                session, kind=kind, who=who, data=kind.create.model_validate(values)
+            )
             created += 1
     return {"created": created, "updated": updated}
 
@@ -189,8 +251,15 @@ async def import_zones(
                 geometry=(feature or {}).get("geometry") or {},
             )
         except ValidationError as exc:
-            raise Problem(422, "invalid_input", count=1, first=f"features[{i}]: {exc.errors()[0]['msg']}") from exc
-        await create_zone(session, actor=who.actor, data=data, max_area_km2=max_area_km2,
-                          source="import:geojson-layer")
+            raise Problem(
+                422, "invalid_input", count=1, first=f"features[{i}]: {exc.errors()[0]['msg']}"
+            ) from exc
+        await create_zone(
+            session,
+            actor=who.actor,
+            data=data,
+            max_area_km2=max_area_km2,
+            source="import:geojson-layer",
+        )
         created += 1
     return {"created": created, "updated": 0}

@@ -40,9 +40,12 @@ async def create_organisation(
     session.add(org)
     await session.flush()
     await record(
-        session, actor=actor, action="organisation.create", entity_type="organisation",
-        entity_id=org.id, details={"name_th": org.name_th, "kind": org.kind.value,
-                                   "contacts": len(data.contacts)},
+        session,
+        actor=actor,
+        action="organisation.create",
+        entity_type="organisation",
+        entity_id=org.id,
+        details={"name_th": org.name_th, "kind": org.kind.value, "contacts": len(data.contacts)},
     )
     return org
 
@@ -63,8 +66,12 @@ async def update_organisation(
     if changes:
         await session.flush()
         await record(
-            session, actor=actor, action="organisation.update", entity_type="organisation",
-            entity_id=org.id, details={"changes": changes},
+            session,
+            actor=actor,
+            action="organisation.update",
+            entity_type="organisation",
+            entity_id=org.id,
+            details={"changes": changes},
         )
     return org
 
@@ -78,6 +85,10 @@ async def delete_organisation(session: AsyncSession, *, actor: Actor, org_id: in
     except IntegrityError as exc:
         raise Problem(409, "in_use", entity="organisation", id=org_id) from exc
     await record(
-        session, actor=actor, action="organisation.delete", entity_type="organisation",
-        entity_id=org_id, details={"name_th": name},
+        session,
+        actor=actor,
+        action="organisation.delete",
+        entity_type="organisation",
+        entity_id=org_id,
+        details={"name_th": name},
     )

@@ -18,7 +18,12 @@ from safezone.schemas import ListOut, PageDep
 from safezone.zones import service
 from safezone.zones.models import Station, Zone
 from safezone.zones.schemas import (
-    StationCreate, StationOut, ZoneCreate, ZoneImportReport, ZoneOut, ZoneUpdate,
+    StationCreate,
+    StationOut,
+    ZoneCreate,
+    ZoneImportReport,
+    ZoneOut,
+    ZoneUpdate,
 )
 
 router = APIRouter(tags=["zones"])
@@ -46,7 +51,9 @@ async def create_station(db: DatabaseDep, who: AdminOnly, body: StationCreate) -
 @router.get("/zones", response_model=ListOut[ZoneOut], summary="List safe zones")
 async def list_zones(session: ReadSession, _: Reader, page: PageDep) -> dict[str, Any]:
     total = await session.scalar(select(func.count()).select_from(Zone))
-    rows = await session.scalars(select(Zone).order_by(Zone.id).limit(page.limit).offset(page.offset))
+    rows = await session.scalars(
+        select(Zone).order_by(Zone.id).limit(page.limit).offset(page.offset)
+    )
     return {"data": rows.all(), "count": total, "limit": page.limit, "offset": page.offset}
 
 
@@ -71,7 +78,10 @@ async def update_zone(
 ) -> Zone:
     async with db.write() as session:
         return await service.update_zone(
-            session, actor=who.actor, zone_id=zone_id, data=body,
+            session,
+            actor=who.actor,
+            zone_id=zone_id,
+            data=body,
             max_area_km2=settings.max_zone_area_km2,
         )
 
@@ -83,7 +93,9 @@ async def delete_zone(db: DatabaseDep, who: Editor, zone_id: int) -> None:
 
 
 @router.post(
-    "/zones/import", response_model=ZoneImportReport, status_code=201,
+    "/zones/import",
+    response_model=ZoneImportReport,
+    status_code=201,
     summary="Import a zone from a GeoJSON, KML or KMZ file",
 )
 async def import_zone(
@@ -113,7 +125,11 @@ async def import_zone(
     )
     async with db.write() as session:
         zone = await service.create_zone(
-            session, actor=who.actor, data=body, max_area_km2=settings.max_zone_area_km2,
-            auto_close=fmt == "kml", source=f"import:{fmt}:{filename[:80]}",
+            session,
+            actor=who.actor,
+            data=body,
+            max_area_km2=settings.max_zone_area_km2,
+            auto_close=fmt == "kml",
+            source=f"import:{fmt}:{filename[:80]}",
         )
     return ZoneImportReport(zone=ZoneOut.model_validate(zone), source_format=fmt)

@@ -19,7 +19,9 @@ from safezone.zones.schemas import StationCreate, ZoneCreate, ZoneUpdate
 
 def geometry_problem(exc: GeometryError) -> Problem:
     """The API error for a geometry the platform cannot accept."""
-    params = {k: (round(v, 6) if isinstance(v, float) else v) for k, v in exc.params.items()}
+    params: dict[str, Any] = {
+        k: (round(v, 6) if isinstance(v, float) else v) for k, v in exc.params.items()
+    }
     params.setdefault("message", str(exc))
     return Problem(422, f"geometry.{exc.code}", **params)
 
@@ -46,8 +48,12 @@ async def create_station(session: AsyncSession, *, actor: Actor, data: StationCr
     session.add(station)
     await session.flush()
     await record(
-        session, actor=actor, action="station.create", entity_type="station",
-        entity_id=station.id, details={"code": station.code},
+        session,
+        actor=actor,
+        action="station.create",
+        entity_type="station",
+        entity_id=station.id,
+        details={"code": station.code},
     )
     return station
 
@@ -71,7 +77,11 @@ async def create_zone(
     session.add(zone)
     await session.flush()
     await record(
-        session, actor=actor, action="zone.create", entity_type="zone", entity_id=zone.id,
+        session,
+        actor=actor,
+        action="zone.create",
+        entity_type="zone",
+        entity_id=zone.id,
         details={"name_th": zone.name_th, "area_km2": round(zone.area_km2, 6), "source": source},
     )
     return zone
@@ -87,9 +97,10 @@ async def update_zone(
         valid = checked_geometry(geometry, max_area_km2=max_area_km2)
         changes["area_km2"] = {"from": round(zone.area_km2, 6), "to": round(valid.area_km2, 6)}
         _apply_geometry(zone, valid)
-    if values.get("station_id") is not None and await session.get(
-        Station, values["station_id"]
-    ) is None:
+    if (
+        values.get("station_id") is not None
+        and await session.get(Station, values["station_id"]) is None
+    ):
         raise Problem(422, "unknown_station", id=values["station_id"])
     for key, value in values.items():
         if getattr(zone, key) != value:
@@ -98,7 +109,11 @@ async def update_zone(
     if changes:
         await session.flush()
         await record(
-            session, actor=actor, action="zone.update", entity_type="zone", entity_id=zone.id,
+            session,
+            actor=actor,
+            action="zone.update",
+            entity_type="zone",
+            entity_id=zone.id,
             details={"changes": changes},
         )
     return zone
@@ -109,7 +124,11 @@ async def delete_zone(session: AsyncSession, *, actor: Actor, zone_id: int) -> N
     await session.delete(zone)
     await session.flush()
     await record(
-        session, actor=actor, action="zone.delete", entity_type="zone", entity_id=zone_id,
+        session,
+        actor=actor,
+        action="zone.delete",
+        entity_type="zone",
+        entity_id=zone_id,
         details={"name_th": zone.name_th},
     )
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import sqlalchemy as sa
 from alembic import context
@@ -10,7 +10,6 @@ from alembic.autogenerate.api import AutogenContext
 from sqlalchemy import Connection
 
 from safezone.db.base import UTCDateTime
-
 from safezone.db.models import Base
 
 config = context.config
@@ -19,8 +18,7 @@ if connection is None:
     raise RuntimeError("run migrations through `safezone init` (safezone.db.migrate)")
 
 
-
-def render_item(kind: str, obj: Any, autogen_context: AutogenContext) -> str | bool:
+def render_item(kind: str, obj: Any, autogen_context: AutogenContext) -> str | Literal[False]:
     # Migrations must not import application types: UTCDateTime is a plain timestamptz.
     if kind == "type" and isinstance(obj, UTCDateTime):
         return "sa.DateTime(timezone=True)"

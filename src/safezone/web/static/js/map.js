@@ -118,24 +118,27 @@ function buildLayer(info, collection, renderer) {
   const color = info.color || "#1f6feb";
   const group = L.geoJSON(collection, {
     renderer,
-    style: () => ({
-      color,
-      weight: info.name === "zones" ? 3 : 2,
-      opacity: 0.95,
-      fillColor: color,
-      fillOpacity: info.name === "zones" ? 0.08 : 0.18,
-    }),
-    pointToLayer: (feature, latlng) => {
-      const down = DOWN.has((feature.properties || {}).status);
-      return L.circleMarker(latlng, {
-        renderer,
-        radius: 6,
-        color: down ? color : "#ffffff",
-        weight: down ? 2.5 : 1.5,
-        fillColor: down ? "#ffffff" : color,
-        fillOpacity: 0.95,
-      });
+    // GeoJSON applies `style` to every feature, markers included, so both looks live here.
+    style: (feature) => {
+      if (feature.geometry && feature.geometry.type === "Point") {
+        const down = DOWN.has((feature.properties || {}).status);
+        return {
+          color: down ? color : "#ffffff",
+          weight: down ? 2.5 : 1.5,
+          opacity: 1,
+          fillColor: down ? "#ffffff" : color,
+          fillOpacity: 0.95,
+        };
+      }
+      return {
+        color,
+        weight: info.name === "zones" ? 3 : 2,
+        opacity: 0.95,
+        fillColor: color,
+        fillOpacity: info.name === "zones" ? 0.08 : 0.18,
+      };
     },
+    pointToLayer: (feature, latlng) => L.circleMarker(latlng, { renderer, radius: 6 }),
     onEachFeature: (feature, layer) => {
       // Tagged so tests (and future tools) can tell which layer a drawn feature belongs to.
       layer.options.szLayer = info.name;
@@ -170,8 +173,17 @@ function legendItem(info, state) {
 }
 
 async function main() {
+  const details = document.getElementById("layer-details");
+  // On a phone the legend starts folded so the map gets the screen. Done before the map is
+  // made: Leaflet measures its container once, and a later size change blurs the canvas.
+  if (window.matchMedia("(max-width: 720px)").matches) details.open = false;
   const renderer = L.canvas({ padding: 0.5 });
-  const map = L.map("map", { preferCanvas: true, renderer, zoomControl: true, worldCopyJump: false });
+  const map = L.map("map", {
+    preferCanvas: true,
+    renderer,
+    // Vector-only maps can fit the zone snugly; raster tiles look best at whole zoom levels.
+    zoomSnap: config.tileUrl ? 1 : 0.25,
+  });
   // Until the zone is known: central Bangkok, so a failed load still shows a sensible place.
   map.setView([13.7563, 100.5018], 12);
   L.control.scale({ imperial: false }).addTo(map);
@@ -200,7 +212,7 @@ async function main() {
       });
       return n;
     },
-    fitZone() {
+    fitZone(animate = true) {
       const zones = this.layers.zones?.group;
       let bounds = zones && map.hasLayer(zones) ? zones.getBounds() : null;
       if (!bounds || !bounds.isValid()) {
@@ -209,14 +221,14 @@ async function main() {
           if (map.hasLayer(entry.group)) bounds.extend(entry.group.getBounds());
         }
       }
-      if (bounds.isValid()) map.fitBounds(bounds, { padding: [24, 24], maxZoom: 17 });
+      if (bounds.isValid()) map.fitBounds(bounds, { padding: [24, 24], maxZoom: 18, animate });
     },
   };
   window.safezoneMap = state;
 
-  const details = document.getElementById("layer-details");
-  // On a phone the legend starts folded so the map gets the screen.
-  if (window.matchMedia("(max-width: 720px)").matches) details.open = false;
+  // Folding the legend on a phone resizes the map; tell Leaflet so it redraws sharply.
+  details.addEventListener("toggle", () => map.invalidateSize());
+  window.addEventListener("resize", () => map.invalidateSize());
   document.getElementById("fit-zone").addEventListener("click", () => state.fitZone());
 
   const legend = document.getElementById("legend");
@@ -256,7 +268,8 @@ async function main() {
     state.layers[info.name] = { info, group };
     state.counts[info.name] = (outcome.value.features || []).length;
   });
-  state.fitZone();
+  // No animation on load: the first picture is the zone, not a zoom from the default view.
+  state.fitZone(false);
   state.ready = true;
   document.dispatchEvent(new CustomEvent("safezone:map-ready"));
 }
