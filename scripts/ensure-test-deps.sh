@@ -2,8 +2,12 @@
 # Debian packages the tests need; installed with apt-get only when missing.
 #   chromium          real headless browser for the page tests (driven by Playwright)
 #   fonts-thai-tlwg   Thai glyphs, so screenshots show real Thai text
+#   gir1.2-gst-rtsp-server-1.0, python3-gi, gstreamer1.0-plugins-*
+#                     the real RTSP cameras of the tests (run by Debian's own python3)
+#   ffmpeg            ffprobe, to check evidence clips independently
 set -euo pipefail
-packages=(chromium fonts-thai-tlwg)
+packages=(chromium fonts-thai-tlwg python3-gi gir1.2-gst-rtsp-server-1.0
+  gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly ffmpeg)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

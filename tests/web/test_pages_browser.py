@@ -35,7 +35,9 @@ pytestmark = [
 ]
 
 # A ~0.9 km² block in Bangkok with a few of every kind of point (street lights left empty).
-ZONE = [[100.530, 13.740], [100.540, 13.740], [100.540, 13.748], [100.530, 13.748], [100.530, 13.740]]
+ZONE = [
+    [100.530, 13.740], [100.540, 13.740], [100.540, 13.748], [100.530, 13.748], [100.530, 13.740],
+]
 CAMERAS = 240
 SOS_BOXES = 6
 RISK_POINTS = 5
@@ -81,13 +83,14 @@ class Session:
         self.errors: list[str] = []
         context.on("request", lambda request: self.requests.append(request.url))
         page.on("pageerror", lambda exc: self.errors.append(str(exc)))
-        page.on("console", lambda msg: self.errors.append(msg.text) if msg.type == "error" else None)
+        page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
 
     async def goto(self, path: str) -> None:
         await self.page.goto(self.base + path)
 
     async def shot(self, name: str) -> None:
-        await self.page.screenshot(path=str(self.shots / f"{name}.png"))
+        # Finish CSS transitions (popup fade, zoom) so the picture is the settled page.
+        await self.page.screenshot(path=str(self.shots / f"{name}.png"), animations="disabled")
 
     async def sign_in(self, username: str, password: str = PASSWORD) -> None:
         if "/login" not in self.page.url:
@@ -133,7 +136,8 @@ async def seeded(make_user: UserFactory, client: httpx.AsyncClient) -> dict[str,
         "checkpoints": _points("CP", CHECKPOINTS, row=15, visit_interval_min=60),
     }
     for name, body in layers.items():
-        resp = await client.post(f"/api/v1/layers/{name}.geojson", json=body, headers=admin["headers"])
+        url = f"/api/v1/layers/{name}.geojson"
+        resp = await client.post(url, json=body, headers=admin["headers"])
         assert resp.status_code == 200, resp.text
     return admin
 

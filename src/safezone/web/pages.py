@@ -19,6 +19,7 @@ from starlette.datastructures import FormData
 
 from safezone.auth import service, throttle
 from safezone.auth.access import SESSION_COOKIE, Access, client_address
+from safezone.auth.api import throttle_policy
 from safezone.auth.roles import ALL_ROLES
 from safezone.auth.security import same
 from safezone.auth.service import LoginOutcome, Principal
@@ -35,7 +36,7 @@ LOGIN_CSRF_COOKIE = "sz_login_csrf"
 DEFAULT_PAGE = "/map"
 _ONE_YEAR = 365 * 24 * 3600
 _MAX_USERNAME = 150
-_MAX_PASSWORD = 1024
+_MAX_PASSWORD = 256  # as the token endpoint
 # Strings map.js needs, picked from the catalogue by prefix.
 _JS_PREFIXES = ("ui.map.", "ui.status.")
 
@@ -161,11 +162,7 @@ async def login_submit(request: Request, _: AnyonePrincipal) -> Response:
             error=translate(key, lang),
         )
     client = client_address(request)
-    policy = throttle.ThrottlePolicy(
-        max_failures=settings.login_max_failures,
-        window=timedelta(seconds=settings.login_window_seconds),
-        block=timedelta(seconds=settings.login_block_seconds),
-    )
+    policy = throttle_policy(settings)
     secret: str | None = None
     wait = 0
     # Nothing in this block raises for a refused login, so the failure count is committed.

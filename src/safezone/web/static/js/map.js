@@ -258,7 +258,10 @@ async function main() {
       const item = legend.querySelector(`li[data-layer="${CSS.escape(info.name)}"]`);
       item?.classList.add("legend-item-failed");
       const box = item?.querySelector("input");
-      if (box) box.disabled = true;
+      if (box) {
+        box.checked = false;
+        box.disabled = true;
+      }
       if (outcome.reason.status !== 401) {
         showError(t("ui.map.layer_error", { layer: titleOf(info), detail: outcome.reason.message }));
       }

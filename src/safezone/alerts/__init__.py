@@ -1,0 +1,1 @@
+"""System alerts (camera offline, box offline, ...): raised, cleared, acknowledged."""

@@ -1,0 +1,23 @@
+"""camera registry
+
+Revision ID: 0003
+Revises: 0002
+Create Date: 2026-11-26
+
+Owned by the camera registry/import work; empty until that work needs a schema change.
+"""
+
+from collections.abc import Sequence
+
+revision: str = "0003"
+down_revision: str | None = "0002"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    pass
+
+
+def downgrade() -> None:
+    pass

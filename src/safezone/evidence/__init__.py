@@ -1,0 +1,1 @@
+"""Evidence clips with hashes, chain of custody, export bundles and retention."""

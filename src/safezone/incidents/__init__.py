@@ -1,0 +1,1 @@
+"""Incidents: what happened, where, and the timeline of handling it."""
