@@ -7,8 +7,10 @@ credentials), or is generated once into the data directory with owner-only permi
 
 from __future__ import annotations
 
+import base64
 import os
 import secrets
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -53,6 +55,19 @@ class Settings(BaseSettings):
         default=None,
         title="Secret key file",
         description="File holding the secret key (e.g. a Docker or systemd credential).",
+    )
+    credentials_key: SecretStr | None = Field(
+        default=None,
+        title="Camera credentials key",
+        description=(
+            "Fernet key (urlsafe base64, 32 bytes) that encrypts camera passwords at rest. "
+            "Prefer SAFEZONE_CREDENTIALS_KEY_FILE; generated into the data directory if unset."
+        ),
+    )
+    credentials_key_file: Path | None = Field(
+        default=None,
+        title="Camera credentials key file",
+        description="File holding the Fernet key for camera credentials.",
     )
     cookie_secure: bool = Field(
         default=False,
@@ -124,15 +139,26 @@ class Settings(BaseSettings):
 
     def resolved_secret_key(self) -> str:
         """The secret key from the environment, a secrets file, or one generated into data_dir."""
-        if self.secret_key is not None:
-            return self.secret_key.get_secret_value()
-        if self.secret_key_file is not None:
-            return self.secret_key_file.read_text(encoding="utf-8").strip()
-        path = self.data_dir / "secret_key"
+        return self._secret(self.secret_key, self.secret_key_file, "secret_key", _token)
+
+    def resolved_credentials_key(self) -> str:
+        """The Fernet key for camera credentials (environment, file, or generated once)."""
+        return self._secret(
+            self.credentials_key, self.credentials_key_file, "credentials.key", _fernet_key
+        )
+
+    def _secret(
+        self, value: SecretStr | None, file: Path | None, name: str, make: Callable[[], str]
+    ) -> str:
+        if value is not None:
+            return value.get_secret_value()
+        if file is not None:
+            return file.read_text(encoding="utf-8").strip()
+        path = self.data_dir / name
         if path.exists():
             return path.read_text(encoding="utf-8").strip()
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        key = secrets.token_urlsafe(48)
+        key = make()
         # O_EXCL so two processes starting together cannot overwrite each other's key.
         try:
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -141,6 +167,14 @@ class Settings(BaseSettings):
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(key)
         return key
+
+
+def _token() -> str:
+    return secrets.token_urlsafe(48)
+
+
+def _fernet_key() -> str:
+    return base64.urlsafe_b64encode(secrets.token_bytes(32)).decode("ascii")
 
 
 @lru_cache
