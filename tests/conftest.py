@@ -96,7 +96,6 @@ def settings(tmp_path: Path, database_url: str, db: Database) -> Settings:
     return Settings(
         data_dir=tmp_path,
         database_url=database_url,
-        secret_key="test-secret-key-not-for-production",  # type: ignore[arg-type]
         login_max_failures=5,
     )
 

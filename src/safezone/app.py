@@ -70,7 +70,6 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
     app.state.settings = settings
     app.state.default_language = settings.default_language
     app.state.db = Database(settings.resolved_database_url)
-    app.state.secret_key = settings.resolved_secret_key()
     problems.install(app)
     _mount_routes(app)
     return app

@@ -214,5 +214,23 @@ def demo(
     run_demo(host=host, port=port, data_dir=data_dir)
 
 
+@app.command("config")
+def config_reference(
+    markdown: Annotated[bool, typer.Option(help="Print a Markdown table (for the docs).")] = False,
+) -> None:
+    """List every setting: environment variable, default and meaning."""
+    from safezone.settings import settings_reference
+
+    rows = settings_reference()
+    if markdown:
+        typer.echo("| Environment variable | Setting | Default | Meaning |")
+        typer.echo("|---|---|---|---|")
+        for row in rows:
+            typer.echo(f"| `{row.env}` | {row.title} | `{row.default}` | {row.description} |")
+        return
+    for row in rows:
+        typer.echo(f"{row.env}\n    {row.title} (default {row.default}): {row.description}")
+
+
 def main() -> None:
     app()

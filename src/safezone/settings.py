@@ -1,8 +1,9 @@
 """Configuration, read from ``SAFEZONE_*`` environment variables (and an optional ``.env``).
 
-Secrets never live in the repository: the session-signing key comes from
-``SAFEZONE_SECRET_KEY``, from the file named by ``SAFEZONE_SECRET_KEY_FILE`` (Docker/systemd
-credentials), or is generated once into the data directory with owner-only permissions.
+Secrets never live in the repository: the key that encrypts camera credentials comes from
+``SAFEZONE_CREDENTIALS_KEY``, from the file named by ``SAFEZONE_CREDENTIALS_KEY_FILE``
+(Docker/systemd credentials), or is generated once into the data directory with owner-only
+permissions. Database passwords belong in ``SAFEZONE_DATABASE_URL`` in the environment.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import base64
 import os
 import secrets
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -45,16 +47,6 @@ class Settings(BaseSettings):
         default=None,
         title="Public URL",
         description="URL people use to reach the console (printed by the demo).",
-    )
-    secret_key: SecretStr | None = Field(
-        default=None,
-        title="Secret key",
-        description="Key for signing CSRF tokens. Prefer SAFEZONE_SECRET_KEY_FILE.",
-    )
-    secret_key_file: Path | None = Field(
-        default=None,
-        title="Secret key file",
-        description="File holding the secret key (e.g. a Docker or systemd credential).",
     )
     credentials_key: SecretStr | None = Field(
         default=None,
@@ -137,10 +129,6 @@ class Settings(BaseSettings):
     def is_sqlite(self) -> bool:
         return self.resolved_database_url.startswith("sqlite")
 
-    def resolved_secret_key(self) -> str:
-        """The secret key from the environment, a secrets file, or one generated into data_dir."""
-        return self._secret(self.secret_key, self.secret_key_file, "secret_key", _token)
-
     def resolved_credentials_key(self) -> str:
         """The Fernet key for camera credentials (environment, file, or generated once)."""
         return self._secret(
@@ -169,12 +157,27 @@ class Settings(BaseSettings):
         return key
 
 
-def _token() -> str:
-    return secrets.token_urlsafe(48)
-
-
 def _fernet_key() -> str:
     return base64.urlsafe_b64encode(secrets.token_bytes(32)).decode("ascii")
+
+
+@dataclass(frozen=True)
+class SettingDoc:
+    env: str
+    title: str
+    default: str
+    description: str
+
+
+def settings_reference() -> list[SettingDoc]:
+    """Every setting as documentation rows (secrets show no default)."""
+    rows = []
+    for name, field in Settings.model_fields.items():
+        default = field.default
+        shown = "(generated)" if "key" in name and default is None else str(default)
+        rows.append(SettingDoc(f"SAFEZONE_{name.upper()}", field.title or name, shown,
+                               field.description or ""))
+    return rows
 
 
 @lru_cache
