@@ -52,3 +52,10 @@ async def test_openapi_documents_the_api(client: httpx.AsyncClient) -> None:
     ids = [op["operationId"] for path in spec["paths"].values() for op in path.values()]
     assert len(ids) == len(set(ids))
     assert (await client.get("/api/docs")).status_code == 200
+
+
+async def test_api_docs_work_offline(client: httpx.AsyncClient) -> None:
+    page = (await client.get("/api/docs")).text
+    assert "/static/vendor/swagger-ui/swagger-ui-bundle.js" in page
+    assert "cdn" not in page.lower()
+    assert (await client.get("/static/vendor/swagger-ui/swagger-ui-bundle.js")).status_code == 200

@@ -9,7 +9,8 @@ from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.openapi.docs import get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
+from fastapi.responses import HTMLResponse, JSONResponse
 from sqlalchemy import text
 
 from safezone import __version__, problems
@@ -37,6 +38,28 @@ async def healthz(request: Request, _: Annotated[object, Depends(Access.anyone()
     return JSONResponse({"status": "ok", "database": "up", "version": __version__})
 
 
+docs = APIRouter(include_in_schema=False)
+Public = Annotated[object, Depends(Access.anyone())]
+
+
+@docs.get("/api/docs")
+async def api_docs(_: Public) -> HTMLResponse:
+    """Swagger UI for the OpenAPI document, from vendored files (works offline)."""
+    return get_swagger_ui_html(
+        openapi_url="/api/openapi.json",
+        title="SafeZone API",
+        swagger_js_url="/static/vendor/swagger-ui/swagger-ui-bundle.js",
+        swagger_css_url="/static/vendor/swagger-ui/swagger-ui.css",
+        swagger_favicon_url="/static/vendor/swagger-ui/favicon-32x32.png",
+        oauth2_redirect_url="/api/docs/oauth2-redirect",
+    )
+
+
+@docs.get("/api/docs/oauth2-redirect")
+async def api_docs_redirect(_: Public) -> HTMLResponse:
+    return get_swagger_ui_oauth2_redirect_html()
+
+
 def create_app(settings: Settings | None = None, *, migrate: bool = True) -> FastAPI:
     """Build the app. ``migrate`` applies pending migrations at start-up."""
     settings = settings or get_settings()
@@ -59,9 +82,9 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
         title="SafeZone",
         version=__version__,
         description="Command platform for a police station's Smart Safety Zone.",
-        docs_url="/api/docs",
+        # Served by ``docs`` below from vendored files: the CDN default fails offline.
+        docs_url=None,
         redoc_url=None,
-        swagger_ui_oauth2_redirect_url="/api/docs/oauth2-redirect",
         openapi_url="/api/openapi.json",
         lifespan=lifespan,
     )
@@ -80,5 +103,6 @@ def _mount_routes(app: FastAPI) -> None:
     from safezone.web.pages import mount_web
 
     app.include_router(health)
+    app.include_router(docs)
     app.include_router(api_router, prefix="/api/v1")
     mount_web(app)

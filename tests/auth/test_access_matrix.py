@@ -14,8 +14,8 @@ from safezone.auth.access import Access
 from safezone.auth.roles import Role
 from tests.conftest import UserFactory
 
-# FastAPI's own documentation routes: public on purpose (the API is open source).
-PUBLIC_FRAMEWORK_ROUTES = {"/api/docs", "/api/openapi.json", "/api/docs/oauth2-redirect"}
+# FastAPI's own OpenAPI document: public on purpose (the API is open source).
+PUBLIC_FRAMEWORK_ROUTES = {"/api/openapi.json"}
 PATH_VALUES = {"layer": "cameras", "code": "en"}
 # Routes that end the caller's own session: allowed roles are not called (it would log them out).
 ENDS_SESSION = {"/api/v1/auth/revoke", "/logout"}

@@ -3,15 +3,33 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 from safezone.assets import schemas as s
 from safezone.assets.models import PointAsset, RiskPoint, StreetLight
+from safezone.auth.service import Principal
 from safezone.cameras.models import Camera
+from safezone.cameras.registry import prepare_camera
 from safezone.cameras.schemas import CameraCreate, CameraOut, CameraUpdate
 from safezone.patrol.models import Checkpoint
 from safezone.patrol.schemas import CheckpointCreate, CheckpointOut, CheckpointUpdate
 from safezone.sos.models import SosBox
+from safezone.settings import Settings
 from safezone.sos.schemas import SosBoxCreate, SosBoxOut, SosBoxUpdate
+
+
+class PrepareValues(Protocol):
+    """Turns a kind's validated input into column values, in place, before a create
+    (``current`` is None) or an update; may raise ``Problem``."""
+
+    def __call__(
+        self,
+        values: dict[str, Any],
+        *,
+        who: Principal,
+        current: PointAsset | None,
+        settings: Settings | None,
+    ) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -27,6 +45,10 @@ class AssetKind:
     color: str
     # Extra columns shown on the map (beyond id, code, names, zone, organisation).
     properties: tuple[str, ...] = ()
+    # Input fields that are not columns as they are (e.g. camera credentials to seal).
+    prepare: PrepareValues | None = None
+    # Columns whose values never enter the audit chain: it records only that they changed.
+    secret_columns: frozenset[str] = frozenset()
 
 
 KINDS: tuple[AssetKind, ...] = (
@@ -41,6 +63,8 @@ KINDS: tuple[AssetKind, ...] = (
         "CCTV cameras",
         "#1f77b4",
         ("status", "tier", "bearing_deg", "fov_deg", "range_m", "ptz"),
+        prepare=prepare_camera,
+        secret_columns=frozenset({"credentials_enc"}),
     ),
     AssetKind(
         "sos_box",

@@ -16,6 +16,7 @@ from safezone.auth.roles import Role
 from safezone.auth.service import Principal
 from safezone.orgs.models import Organisation
 from safezone.problems import Problem
+from safezone.settings import Settings
 from safezone.zones.models import Zone
 from safezone.zones.service import zone_containing
 
@@ -101,9 +102,13 @@ async def create_asset(
     who: Principal,
     data: AssetCreate,
     synthetic: bool = False,
+    settings: Settings | None = None,
 ) -> PointAsset:
+    """Add an asset; ``settings`` is needed by kinds that seal secrets (camera credentials)."""
     values = data.model_dump()
     await _check_refs(session, values, who, creating=True)
+    if kind.prepare is not None:
+        kind.prepare(values, who=who, current=None, settings=settings)
     await _check_code_free(session, kind, values["code"])
     if values.get("zone_id") is None:
         values["zone_id"] = await zone_containing(session, lon=values["lon"], lat=values["lat"])
@@ -120,24 +125,36 @@ async def create_asset(
         action=f"{kind.name}.create",
         entity_type=kind.name,
         entity_id=row.id,
-        details={"code": row.code, "values": _jsonable(values)},
+        details={
+            "code": row.code,
+            "values": _jsonable({k: _masked(kind, k, v) for k, v in values.items()}),
+        },
     )
     return row
 
 
 async def update_asset(
-    session: AsyncSession, *, kind: AssetKind, who: Principal, asset_id: int, data: AssetUpdate
+    session: AsyncSession,
+    *,
+    kind: AssetKind,
+    who: Principal,
+    asset_id: int,
+    data: AssetUpdate,
+    settings: Settings | None = None,
 ) -> PointAsset:
+    """Change the fields that were sent; one audit entry lists what changed."""
     row = await get_asset(session, kind=kind, who=who, asset_id=asset_id)
     values = data.model_dump(exclude_unset=True)
     await _check_refs(session, values, who, creating=False)
+    if kind.prepare is not None:
+        kind.prepare(values, who=who, current=row, settings=settings)
     if "code" in values:
         await _check_code_free(session, kind, values["code"], own_id=row.id)
     changes: dict[str, Any] = {}
     for key, value in values.items():
         old = getattr(row, key)
         if old != value:
-            changes[key] = {"from": old, "to": value}
+            changes[key] = {"from": _masked(kind, key, old), "to": _masked(kind, key, value)}
             setattr(row, key, value)
     moved = "lat" in changes or "lon" in changes
     if moved and "zone_id" not in values:
@@ -170,6 +187,16 @@ async def delete_asset(
         entity_id=asset_id,
         details={"deleted": _jsonable(snapshot)},
     )
+
+
+_REDACTED = "[redacted]"
+
+
+def _masked(kind: AssetKind, key: str, value: Any) -> Any:
+    # The audit chain shows that a secret was set, changed or removed, never its value.
+    if key in kind.secret_columns:
+        return _REDACTED if value else None
+    return value
 
 
 def _jsonable(value: Any) -> Any:

@@ -49,6 +49,11 @@ class Camera(PointAsset, Base):
     snapshot_at: Mapped[datetime | None]
     reference_at: Mapped[datetime | None]
 
+    @property
+    def has_credentials(self) -> bool:
+        """Stream credentials are stored (their value is never exposed)."""
+        return bool(self.credentials_enc)
+
 
 class CameraStatusChange(Base):
     """Every health state transition; uptime % is computed from these intervals."""

@@ -13,11 +13,12 @@ from safezone.assets import service as assets
 from safezone.assets.kinds import KINDS, AssetKind
 from safezone.auth.roles import Role
 from safezone.auth.service import Principal
+from safezone.cameras.fov_layer import CAMERA_FOV, fov_layer_info
 from safezone.problems import Problem
 from safezone.zones.models import Zone
 
 ZONES = "zones"
-LAYER_NAMES: tuple[str, ...] = (ZONES, *(k.path for k in KINDS))
+LAYER_NAMES: tuple[str, ...] = (ZONES, *(k.path for k in KINDS), CAMERA_FOV)
 _BASE = ("id", "code", "name_th", "name_en", "zone_id", "organisation_id")
 MAX_IMPORT_FEATURES = 20_000
 
@@ -36,7 +37,7 @@ async def layer_index(session: AsyncSession, who: Principal) -> list[dict[str, A
         }
     ]
     for kind in KINDS:
-        query = assets.scoped(kind, who).with_only_columns(func.count())
+        query = select(func.count()).select_from(assets.scoped(kind, who).subquery())
         out.append(
             {
                 "name": kind.path,
@@ -47,6 +48,8 @@ async def layer_index(session: AsyncSession, who: Principal) -> list[dict[str, A
                 "count": int(await session.scalar(query) or 0),
             }
         )
+    # Camera wedges last: drawn above the zone, below the points.
+    out.append(await fov_layer_info(session, who))
     return out
 
 
