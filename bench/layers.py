@@ -49,16 +49,30 @@ async def seed(db: Database, cameras: int) -> None:
     await upgrade(db)
     rnd = random.Random(5)
     rows = [
-        {"code": f"B-{i:05d}", "name_th": f"กล้อง {i}", "name_en": f"Camera {i}",
-         "lat": 6.40 + rnd.random() * 0.05, "lon": 101.80 + rnd.random() * 0.05,
-         "bearing_deg": rnd.randrange(360), "fov_deg": 90.0, "range_m": 50.0,
-         "tier": "linked", "status": "online", "synthetic": True}
+        {
+            "code": f"B-{i:05d}",
+            "name_th": f"กล้อง {i}",
+            "name_en": f"Camera {i}",
+            "lat": 6.40 + rnd.random() * 0.05,
+            "lon": 101.80 + rnd.random() * 0.05,
+            "bearing_deg": rnd.randrange(360),
+            "fov_deg": 90.0,
+            "range_m": 50.0,
+            "tier": "linked",
+            "status": "online",
+            "synthetic": True,
+        }
         for i in range(cameras)
     ]
     async with db.write() as session:
         await session.execute(insert(Camera), rows)
-        await create_user(session, actor=Actor(None, "bench"), username="bench",
-                          password=PASSWORD, role=Role.operator)
+        await create_user(
+            session,
+            actor=Actor(None, "bench"),
+            username="bench",
+            password=PASSWORD,
+            role=Role.operator,
+        )
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -84,16 +98,18 @@ def layer_bench(cameras: int, requests: int, database_url: str | None) -> None:
     asyncio.run(seed(db, cameras))
     asyncio.run(db.dispose())
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port,
-                                           log_level="warning"))
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
+    )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     while not server.started:
         time.sleep(0.05)
     base = f"http://127.0.0.1:{port}"
     with httpx.Client(base_url=base, timeout=30) as client:
-        token = client.post("/api/v1/auth/token",
-                            data={"username": "bench", "password": PASSWORD}).json()["access_token"]
+        token = client.post(
+            "/api/v1/auth/token", data={"username": "bench", "password": PASSWORD}
+        ).json()["access_token"]
         h = {"Authorization": f"Bearer {token}"}
         body = client.get("/api/v1/layers/cameras.geojson", headers=h).json()
         assert len(body["features"]) == cameras, len(body["features"])
@@ -103,18 +119,28 @@ def layer_bench(cameras: int, requests: int, database_url: str | None) -> None:
     server.should_exit = True
     thread.join(10)
     size_kb = len(httpx.Response(200, json=body).content) / 1024
-    print(f"layer: GET /api/v1/layers/cameras.geojson, {cameras} cameras, {size_kb:.0f} KiB, "
-          f"{requests} requests, backend {'sqlite' if settings.is_sqlite else 'postgresql'}")
-    print(f"  p50 {statistics.median(layer):.1f} ms  p95 {percentile(layer, 0.95):.1f} ms  "
-          f"p99 {percentile(layer, 0.99):.1f} ms   (target p50 ≤ 50 ms)")
-    print(f"  reference GET /healthz: p50 {statistics.median(health):.2f} ms  "
-          f"p95 {percentile(health, 0.95):.2f} ms")
+    print(
+        f"layer: GET /api/v1/layers/cameras.geojson, {cameras} cameras, {size_kb:.0f} KiB, "
+        f"{requests} requests, backend {'sqlite' if settings.is_sqlite else 'postgresql'}"
+    )
+    print(
+        f"  p50 {statistics.median(layer):.1f} ms  p95 {percentile(layer, 0.95):.1f} ms  "
+        f"p99 {percentile(layer, 0.99):.1f} ms   (target p50 ≤ 50 ms)"
+    )
+    print(
+        f"  reference GET /healthz: p50 {statistics.median(health):.2f} ms  "
+        f"p95 {percentile(health, 0.95):.2f} ms"
+    )
 
 
 def time_to_healthy(args: list[str], env: dict[str, str], port: int) -> float:
     t0 = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "safezone", *args], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "safezone", *args],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         deadline = t0 + 120
         while time.perf_counter() < deadline:
@@ -135,8 +161,11 @@ def time_to_healthy(args: list[str], env: dict[str, str], port: int) -> float:
 def startup_bench() -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SAFEZONE_")}
     port = free_port()
-    demo = time_to_healthy(["demo", "--port", str(port), "--data-dir",
-                            tempfile.mkdtemp(prefix="sz-demo-") + "/d"], env, port)
+    demo = time_to_healthy(
+        ["demo", "--port", str(port), "--data-dir", tempfile.mkdtemp(prefix="sz-demo-") + "/d"],
+        env,
+        port,
+    )
     port = free_port()
     serve_env = {**env, "SAFEZONE_DATA_DIR": tempfile.mkdtemp(prefix="sz-serve-")}
     serve = time_to_healthy(["serve", "--port", str(port)], serve_env, port)
@@ -153,7 +182,9 @@ def main() -> None:
     args = parser.parse_args()
     url = None
     if args.backend == "postgresql":
-        url = os.environ.get("SAFEZONE_BENCH_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
+        url = os.environ.get(
+            "SAFEZONE_BENCH_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+        )
         print(f"note: uses {url}; run against a scratch database")
     layer_bench(args.cameras, args.requests, url)
     if not args.skip_demo:

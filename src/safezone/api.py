@@ -8,6 +8,7 @@ from safezone.assets.api import routers as asset_routers
 from safezone.audit.api import router as audit_router
 from safezone.auth.api import router as auth_router
 from safezone.cameras.coverage_api import router as coverage_router
+from safezone.cameras.registry_api import router as camera_registry_router
 from safezone.layers.api import router as layers_router
 from safezone.orgs.api import router as orgs_router
 from safezone.zones.api import router as zones_router
@@ -21,6 +22,7 @@ for _router in (
     audit_router,
     # Before the asset routers: /cameras/seeing must not be read as /cameras/{asset_id}.
     coverage_router,
+    camera_registry_router,
     *asset_routers,
 ):
     api_router.include_router(_router)

@@ -116,7 +116,130 @@ class Settings(BaseSettings):
         title="Demo mode",
         description="Show a 'synthetic demo data' banner. Set by `safezone demo`.",
     )
+    camera_import_max_bytes: int = Field(
+        default=10 * 1024 * 1024,
+        ge=1024,
+        title="Largest camera import file (bytes)",
+        description="CSV/XLSX camera lists above this size are refused (upload and CLI).",
+    )
+    camera_import_max_rows: int = Field(
+        default=20_000,
+        ge=1,
+        title="Most rows in a camera import",
+        description="A camera list with more data rows is refused as a whole.",
+    )
     log_level: str = Field(default="info", title="Log level", description="Python log level.")
+
+    # --- SOS-box device link (MQTT) -------------------------------------------------------
+    mqtt_url: str | None = Field(
+        default=None,
+        title="External MQTT broker",
+        description=(
+            "mqtt://user:password@host:1883 of an external broker (Mosquitto, EMQX). "
+            "Empty: the server runs its own embedded broker (authentication on)."
+        ),
+    )
+    mqtt_bind: str = Field(
+        default="127.0.0.1",
+        title="Embedded broker address",
+        description="Address the embedded MQTT broker listens on (0.0.0.0 for boxes on the LAN).",
+    )
+    mqtt_port: int = Field(
+        default=1883,
+        ge=0,
+        le=65535,
+        title="Embedded broker port",
+        description="TCP port of the embedded MQTT broker (0: any free port, for tests).",
+    )
+    mqtt_topic_root: str = Field(
+        default="safezone/v1",
+        pattern=r"^[A-Za-z0-9_\-]+(/[A-Za-z0-9_\-]+)*$",
+        title="MQTT topic root",
+        description="Prefix of every SOS-box topic: {root}/box/{box code}/event and so on.",
+    )
+    mqtt_server_username: str = Field(
+        default="safezone-server",
+        title="Server's MQTT user",
+        description="User name the server's own client uses (no box may have this code).",
+    )
+    device_link_enabled: bool = Field(
+        default=True,
+        title="Device link",
+        description="Connect to the MQTT broker and take SOS-box events (off: HTTP only).",
+    )
+    box_heartbeat_s: float = Field(
+        default=30.0,
+        gt=0,
+        title="Box heartbeat interval (s)",
+        description="How often a box sends its heartbeat (written into provisioned configs).",
+    )
+    box_offline_after_s: float = Field(
+        default=75.0,
+        gt=0,
+        title="Box silent before offline (s)",
+        description="A box with no heartbeat or event for this long is marked offline.",
+    )
+    box_offline_alert_s: float = Field(
+        default=60.0,
+        ge=0,
+        title="Offline alert delay (s)",
+        description="Raise an alert once a box has been offline this long.",
+    )
+    box_low_battery_pct: float = Field(
+        default=20.0,
+        ge=0,
+        le=100,
+        title="Low battery (%)",
+        description="Raise an alert below this charge; cleared 5 points above it.",
+    )
+    box_health_flush_s: float = Field(
+        default=1.0,
+        gt=0,
+        title="Health write interval (s)",
+        description="Heartbeats are coalesced per box and written in one batch this often.",
+    )
+    box_self_test_days: str = Field(
+        default="mon,thu",
+        pattern=r"^(mon|tue|wed|thu|fri|sat|sun)(,(mon|tue|wed|thu|fri|sat|sun))*$",
+        title="Self-test days",
+        description="Weekdays (Asia/Bangkok) on which every box is told to test itself.",
+    )
+    box_self_test_time: str = Field(
+        default="03:00",
+        pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$",
+        title="Self-test time",
+        description="Local time (Asia/Bangkok, HH:MM) of the scheduled self-tests.",
+    )
+
+    # --- Evidence clips ----------------------------------------------------------------------
+    evidence_max_clip_minutes: float = Field(
+        default=30.0,
+        gt=0,
+        le=240,
+        title="Longest evidence clip (min)",
+        description="A clip request for a longer window is refused.",
+    )
+    evidence_retention_days: int = Field(
+        default=30,
+        ge=1,
+        title="Evidence retention (days)",
+        description=(
+            "Clips are purged this many days after they were requested, unless attached to an "
+            "incident that is not closed yet. The database row and audit trail are kept."
+        ),
+    )
+    evidence_buffer_max_seconds: int = Field(
+        default=120,
+        ge=0,
+        title="Longest rolling buffer (s)",
+        description="Caps a camera's buffer_seconds (the pre-roll kept in memory for clips).",
+    )
+    evidence_buffer_memory_mb: int = Field(
+        default=256,
+        ge=1,
+        title="Rolling buffer memory (MB)",
+        description="Memory shared by all cameras' rolling buffers; split evenly between them.",
+    )
 
     @property
     def resolved_database_url(self) -> str:

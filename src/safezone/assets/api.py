@@ -14,7 +14,7 @@ from safezone.assets.models import PointAsset
 from safezone.auth.access import Access
 from safezone.auth.roles import ALL_ROLES, EDITORS, Role
 from safezone.auth.service import Principal
-from safezone.deps import DatabaseDep, ReadSession
+from safezone.deps import DatabaseDep, ReadSession, SettingsDep
 from safezone.schemas import ListOut, PageDep
 
 Reader = Annotated[Principal, Depends(Access(ALL_ROLES))]
@@ -58,22 +58,30 @@ def asset_router(kind: AssetKind) -> APIRouter:
         return await service.get_asset(session, kind=kind, who=who, asset_id=asset_id)
 
     @router.post("", response_model=out_schema, status_code=201, summary=f"Add to {kind.title_en}")
-    async def create_asset(db: DatabaseDep, who: Writer, body: create_schema) -> PointAsset:  # type: ignore[valid-type]
+    async def create_asset(
+        db: DatabaseDep,
+        settings: SettingsDep,
+        who: Writer,
+        body: create_schema,  # type: ignore[valid-type]
+    ) -> PointAsset:
         async with db.write() as session:
-            return await service.create_asset(session, kind=kind, who=who, data=body)
+            return await service.create_asset(
+                session, kind=kind, who=who, data=body, settings=settings
+            )
 
     @router.patch(
         "/{asset_id}", response_model=out_schema, summary=f"Change one of {kind.title_en}"
     )
     async def update_asset(
         db: DatabaseDep,
+        settings: SettingsDep,
         who: Writer,
         asset_id: int,
         body: update_schema,  # type: ignore[valid-type]
     ) -> PointAsset:
         async with db.write() as session:
             return await service.update_asset(
-                session, kind=kind, who=who, asset_id=asset_id, data=body
+                session, kind=kind, who=who, asset_id=asset_id, data=body, settings=settings
             )
 
     @router.delete(

@@ -13,8 +13,8 @@ from safezone.cameras.registry import prepare_camera
 from safezone.cameras.schemas import CameraCreate, CameraOut, CameraUpdate
 from safezone.patrol.models import Checkpoint
 from safezone.patrol.schemas import CheckpointCreate, CheckpointOut, CheckpointUpdate
-from safezone.sos.models import SosBox
 from safezone.settings import Settings
+from safezone.sos.models import SosBox
 from safezone.sos.schemas import SosBoxCreate, SosBoxOut, SosBoxUpdate
 
 

@@ -21,6 +21,7 @@ from safezone.problems import Problem
 from safezone.settings import Settings
 
 _URL_FIELDS = ("stream_url", "sub_stream_url")
+_NOT_NULL = ("ptz", "sharing_policy", "alarm_radius_m", "buffer_seconds")
 
 
 def may_set_sharing_policy(who: Principal, organisation_id: int | None) -> bool:
@@ -78,11 +79,12 @@ def prepare_camera(
 ) -> None:
     """Turn validated Create/Update values into column values, in place (see module doc)."""
     camera = current if isinstance(current, Camera) else None
+    for key in _NOT_NULL:
+        if key in values and values[key] is None:
+            del values[key]  # PATCH with null: leave the value as it is
     org_id = values.get("organisation_id", camera.organisation_id if camera else None)
     if "sharing_policy" in values:
-        if values["sharing_policy"] is None:
-            del values["sharing_policy"]  # PATCH with null: leave the policy as it is
-        elif (camera is None or values["sharing_policy"] != camera.sharing_policy) and not (
+        if (camera is None or values["sharing_policy"] != camera.sharing_policy) and not (
             may_set_sharing_policy(who, org_id)
         ):
             raise Problem(403, "camera_policy_owner_only")
@@ -94,9 +96,8 @@ def prepare_camera(
         # Explicit fields win over user-info; ``None`` means "no value" for that part.
         user = explicit.get("username", user) or ""
         password = explicit.get("password", password) or ""
-        if camera is None and not (user or password):
-            pass  # nothing to store on a new camera
-        elif (user, password) != old:
+        # Re-sealing equal values would give a new token: keep the old one (re-import unchanged).
+        if (user, password) != old:
             values["credentials_enc"] = _box(settings).seal(user, password)
     if camera is None or "stream_url" in values:
         url = values.get("stream_url")

@@ -163,3 +163,45 @@ class ViewDecisionOut(Output):
     )
     pending_request_id: int | None
     valid_until: datetime | None = Field(description="When the caller's approved access ends.")
+
+
+class ImportIssueOut(Output):
+    field: str | None = Field(description="The column header as written in the file.")
+    code: str
+    message: str
+
+
+class ImportRowOut(Output):
+    row: int = Field(description="Row number as the spreadsheet program shows it.")
+    external_id: str | None
+    name: str | None
+    outcome: Literal["created", "updated", "unchanged", "failed"]
+    camera_id: int | None
+    changed: list[str]
+    errors: list[ImportIssueOut]
+
+
+class ImportFileOut(Output):
+    name: str
+    format: Literal["csv", "xlsx"]
+    encoding: str | None
+    header_row: int
+    columns: dict[str, str] = Field(description="Recognised column -> header in the file.")
+    ignored_columns: list[str]
+
+
+class ImportCountsOut(Output):
+    rows: int
+    created: int
+    updated: int
+    unchanged: int
+    failed: int
+
+
+class ImportReportOut(Output):
+    """Row by row: what was created, updated, left unchanged, and what failed and why."""
+
+    file: ImportFileOut
+    dry_run: bool
+    counts: ImportCountsOut
+    rows: list[ImportRowOut]

@@ -31,7 +31,9 @@ def run_demo(*, host: str, port: int, data_dir: Path | None) -> None:
     os.environ.pop("SAFEZONE_DATABASE_URL", None)
     settings = Settings(data_dir=data_dir, host=host, port=port, demo_mode=True, database_url=None)
     password = (
-        settings.demo_password.get_secret_value() if settings.demo_password else DEFAULT_DEMO_PASSWORD
+        settings.demo_password.get_secret_value()
+        if settings.demo_password
+        else DEFAULT_DEMO_PASSWORD
     )
 
     async def seed() -> object:

@@ -11,6 +11,7 @@ from safezone.assets.kinds import BY_PATH
 from safezone.auth.access import Access
 from safezone.auth.roles import ALL_ROLES, EDITORS, Role
 from safezone.auth.service import Principal
+from safezone.cameras.fov_layer import CAMERA_FOV, fov_geojson
 from safezone.deps import DatabaseDep, ReadSession, SettingsDep
 from safezone.layers import service
 from safezone.problems import Problem
@@ -49,6 +50,10 @@ async def layer_geojson(
         body = await service.assets_geojson(
             session, kind=kind, who=who, bbox=service.parse_bbox(bbox), zone_id=zone_id
         )
+    elif layer == CAMERA_FOV:
+        body = await fov_geojson(
+            session, who=who, bbox=service.parse_bbox(bbox), zone_id=zone_id
+        )
     else:
         raise _unknown(layer)
     return Response(orjson.dumps(body), media_type=GEOJSON)
@@ -71,4 +76,6 @@ async def import_layer(
     if kind is None:
         raise _unknown(layer)
     async with db.write() as session:
-        return await service.import_features(session, kind=kind, who=who, collection=collection)
+        return await service.import_features(
+            session, kind=kind, who=who, collection=collection, settings=settings
+        )

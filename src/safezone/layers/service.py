@@ -15,6 +15,7 @@ from safezone.auth.roles import Role
 from safezone.auth.service import Principal
 from safezone.cameras.fov_layer import CAMERA_FOV, fov_layer_info
 from safezone.problems import Problem
+from safezone.settings import Settings
 from safezone.zones.models import Zone
 
 ZONES = "zones"
@@ -146,14 +147,19 @@ def _feature_to_values(feature: Any, index: int) -> dict[str, Any]:
     if not isinstance(coords, list) or len(coords) < 2:
         raise ValueError("Point needs [lon, lat]")
     props = dict(feature.get("properties") or {})
-    for key in ("id", "zone_id", "synthetic", "status", "created_at", "updated_at"):
+    for key in ("id", "zone_id", "synthetic", "status", "tier", "created_at", "updated_at"):
         props.pop(key, None)  # output-only fields, so an exported layer re-imports as it is
     props["lon"], props["lat"] = coords[0], coords[1]
     return props
 
 
 async def import_features(
-    session: AsyncSession, *, kind: AssetKind, who: Principal, collection: Any
+    session: AsyncSession,
+    *,
+    kind: AssetKind,
+    who: Principal,
+    collection: Any,
+    settings: Settings | None = None,
 ) -> dict[str, int]:
     """Create or update (by ``code``) one asset per Point feature; all or nothing."""
     if not isinstance(collection, dict) or collection.get("type") != "FeatureCollection":
@@ -222,11 +228,14 @@ async def import_features(
     for _i, values in parsed:
         if (asset_id := existing.get(values["code"])) is not None:
             data = kind.update.model_validate(values)
-            await assets.update_asset(session, kind=kind, who=who, asset_id=asset_id, data=data)
+            await assets.update_asset(
+                session, kind=kind, who=who, asset_id=asset_id, data=data, settings=settings
+            )
             updated += 1
         else:
             await assets.create_asset(
-                session, kind=kind, who=who, data=kind.create.model_validate(values)
+                session, kind=kind, who=who, data=kind.create.model_validate(values),
+                settings=settings,
             )
             created += 1
     return {"created": created, "updated": updated}

@@ -255,6 +255,7 @@ async def map_page(request: Request, principal: SignedIn) -> Response:
     }
     map_config: dict[str, Any] = {
         "layersUrl": "/api/v1/layers",
+        "coverageUrl": "/api/v1/coverage",
         "tileUrl": settings.tile_url or None,
         "tileAttribution": settings.tile_attribution,
     }

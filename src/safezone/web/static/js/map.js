@@ -21,6 +21,25 @@ const dates = new Intl.DateTimeFormat(lang === "th" ? "th-TH-u-ca-buddhist" : "e
 // Statuses that mean "not working": drawn hollow so they stand out among healthy devices.
 const DOWN = new Set(["offline", "fault", "inactive", "maintenance", "degraded"]);
 const GEOMETRY_ORDER = { polygon: 0, line: 1, point: 2 };
+// Camera wedges are coloured by health, so dead cameras and blind spots stand out; cameras that
+// are only registered (no stream the centre can reach) are dashed grey outlines.
+const FOV_COLORS = { online: "#2ca02c", degraded: "#ff7f0e", unknown: "#7f7f7f" };
+const FOV_DOWN = "#d62728";
+const REGISTERED = "#7f7f7f";
+
+function fovStyle(p) {
+  const linked = p.tier === "linked";
+  const color = linked ? FOV_COLORS[p.status] ?? FOV_DOWN : REGISTERED;
+  return {
+    color,
+    weight: 1,
+    opacity: 0.8,
+    fillColor: color,
+    // Semi-transparent, so overlapping wedges read as darker (seen twice) and the streets show.
+    fillOpacity: linked && p.status === "online" ? 0.22 : 0.1,
+    dashArray: linked ? null : "4 4",
+  };
+}
 
 function t(key, params = {}) {
   const text = strings[key] ?? key;
@@ -99,6 +118,11 @@ function popupFor(feature, info) {
   if (p.status) rows.push([t("ui.map.status"), strings[`ui.status.${p.status}`] ?? p.status]);
   if (p.kind) rows.push([t("ui.map.kind"), p.kind]);
   if (p.category) rows.push([t("ui.map.category"), p.category]);
+  if (typeof p.fov_deg === "number" && typeof p.range_m === "number") {
+    const bearing = typeof p.bearing_deg === "number" ? numbers.format(p.bearing_deg) : "–";
+    const view = { bearing, fov: numbers.format(p.fov_deg), range: numbers.format(p.range_m) };
+    rows.push([t("ui.map.view"), t("ui.map.view_facts", view)]);
+  }
   if (typeof p.area_km2 === "number") {
     rows.push([t("ui.map.area"), `${areas.format(p.area_km2)} ${t("ui.map.km2")}`]);
   }
@@ -130,6 +154,7 @@ function buildLayer(info, collection, renderer) {
           fillOpacity: 0.95,
         };
       }
+      if (info.name === "camera_fov") return fovStyle(feature.properties || {});
       return {
         color,
         weight: info.name === "zones" ? 3 : 2,
