@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 PYTEST_ARGS ?=
 DEMO_ARGS ?=
 
-.PHONY: all venv demo test test-sqlite test-postgresql test-deps lint bench clean
+.PHONY: all venv demo test test-sqlite test-postgresql test-deps lint docs bench clean
 
 all: test
 
@@ -39,6 +39,10 @@ test-postgresql: venv
 lint: venv
 	$(BIN)/ruff check src tests bench
 	$(BIN)/mypy
+
+## Regenerate docs/configuration.md from the settings.
+docs: venv
+	$(BIN)/safezone config --markdown > docs/configuration.md
 
 bench: venv
 	$(BIN)/python bench/layers.py

@@ -97,6 +97,9 @@ def settings(tmp_path: Path, database_url: str, db: Database) -> Settings:
         data_dir=tmp_path,
         database_url=database_url,
         login_max_failures=5,
+        # The camera monitor probes and rewrites the status of every linked camera in the
+        # background; tests that want it turn it on (tests/cameras/test_health_monitor.py).
+        camera_monitor_enabled=False,
     )
 
 

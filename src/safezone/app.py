@@ -17,6 +17,7 @@ from safezone import __version__, problems
 from safezone.auth.access import Access
 from safezone.db.engine import Database
 from safezone.db.migrate import upgrade
+from safezone.live.hub import LiveHub as ConsoleHub
 from safezone.services import BackgroundServices
 from safezone.settings import Settings, get_settings
 
@@ -70,7 +71,8 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
         if migrate:
             settings.data_dir.mkdir(parents=True, exist_ok=True)
             await upgrade(db)
-        services = BackgroundServices(db=db, settings=settings)
+        services = BackgroundServices(db=db, settings=settings, state=app.state)
+        app.state.services = services  # routes reach the live hub and other services here
         await services.start()
         try:
             yield {}
@@ -93,6 +95,8 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
     app.state.settings = settings
     app.state.default_language = settings.default_language
     app.state.db = Database(settings.resolved_database_url)
+    # The consoles' pub/sub (alarms, alerts); the device link and services publish to it.
+    app.state.live_hub = ConsoleHub()
     problems.install(app)
     _mount_routes(app)
     return app

@@ -14,11 +14,14 @@ import typer
 
 from safezone.audit.service import Actor, Verdict, verify
 from safezone.auth.roles import Role
+from safezone.cameras.cli import camera_app
 from safezone.db.engine import Database
 from safezone.db.migrate import upgrade
+from safezone.evidence.cli import evidence_app
 from safezone.i18n import translate
 from safezone.problems import Problem
 from safezone.settings import Settings, get_settings
+from safezone.sos.cli import box_app
 
 T = TypeVar("T")
 
@@ -29,6 +32,9 @@ audit_app = typer.Typer(help="Check the audit chain.", no_args_is_help=True)
 app.add_typer(user_app, name="user")
 app.add_typer(zone_app, name="zone")
 app.add_typer(audit_app, name="audit")
+app.add_typer(camera_app, name="camera")
+app.add_typer(evidence_app, name="evidence")
+app.add_typer(box_app, name="box")
 
 
 def _lang() -> str:
@@ -219,16 +225,12 @@ def config_reference(
     markdown: Annotated[bool, typer.Option(help="Print a Markdown table (for the docs).")] = False,
 ) -> None:
     """List every setting: environment variable, default and meaning."""
-    from safezone.settings import settings_reference
+    from safezone.settings import settings_markdown, settings_reference
 
-    rows = settings_reference()
     if markdown:
-        typer.echo("| Environment variable | Setting | Default | Meaning |")
-        typer.echo("|---|---|---|---|")
-        for row in rows:
-            typer.echo(f"| `{row.env}` | {row.title} | `{row.default}` | {row.description} |")
+        typer.echo(settings_markdown(), nl=False)
         return
-    for row in rows:
+    for row in settings_reference():
         typer.echo(f"{row.env}\n    {row.title} (default {row.default}): {row.description}")
 
 

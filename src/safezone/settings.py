@@ -211,6 +211,94 @@ class Settings(BaseSettings):
         description="Local time (Asia/Bangkok, HH:MM) of the scheduled self-tests.",
     )
 
+    # --- Camera health monitor --------------------------------------------------------------
+    camera_monitor_enabled: bool = Field(
+        default=True,
+        title="Camera health monitor",
+        description=(
+            "Probe linked cameras, check their pictures and raise offline/tamper alerts. Run it "
+            "in ONE process per deployment: with several app processes, set this to false on "
+            "all but one (two monitors would double the probes and the status writes)."
+        ),
+    )
+    camera_probe_interval_s: float = Field(
+        default=30.0,
+        gt=0,
+        title="Camera probe interval (s)",
+        description="A healthy camera is probed (RTSP OPTIONS + DESCRIBE) this often (±20 %).",
+    )
+    camera_frame_check_interval_s: float = Field(
+        default=300.0,
+        gt=0,
+        title="Camera picture check interval (s)",
+        description="An online camera's picture is decoded this often: snapshot and tamper check.",
+    )
+    camera_offline_alert_s: float = Field(
+        default=60.0,
+        ge=0,
+        title="Camera offline alert delay (s)",
+        description="Raise an alert once a camera has been offline or unauthorized this long.",
+    )
+    camera_backoff_s: list[float] = Field(
+        default=[1.0, 5.0, 10.0, 60.0],
+        min_length=1,
+        title="Camera retry back-off (s)",
+        description=(
+            "Waits before re-probing a failing camera, one per consecutive failure, the last "
+            "repeated (each ±20 % jitter). JSON list in the environment: [1,5,10,60]."
+        ),
+    )
+    camera_probe_timeout_s: float = Field(
+        default=5.0,
+        gt=0,
+        title="Camera probe timeout (s)",
+        description="A probe or picture grab with no answer in this time counts as offline.",
+    )
+    camera_probes_in_flight: int = Field(
+        default=64,
+        ge=1,
+        title="Camera probes at once",
+        description="Most RTSP probes open at the same time (protects small RTSP servers/NVRs).",
+    )
+    camera_frame_checks_in_flight: int = Field(
+        default=2,
+        ge=1,
+        title="Camera picture decodes at once",
+        description="Most picture checks decoding at the same time (each uses a CPU core).",
+    )
+    camera_monitor_refresh_s: float = Field(
+        default=5.0,
+        gt=0,
+        title="Camera list refresh (s)",
+        description="How often the monitor re-reads the camera list (new, changed, removed).",
+    )
+    camera_health_flush_s: float = Field(
+        default=1.0,
+        gt=0,
+        title="Camera health write interval (s)",
+        description="Health changes are collected and written in one transaction this often.",
+    )
+
+    # --- Live view -------------------------------------------------------------------------
+    live_grace_s: float = Field(
+        default=10.0,
+        ge=0,
+        title="Live view grace period (s)",
+        description=(
+            "A camera's shared stream stays open this long after its last viewer leaves, so a "
+            "page reload or a wall layout change reuses it instead of reconnecting."
+        ),
+    )
+    live_snapshot_max_age_s: float = Field(
+        default=15.0,
+        gt=0,
+        title="Snapshot freshness (s)",
+        description=(
+            "The health monitor's snapshot is served while younger than this; an older one "
+            "makes the snapshot route grab a frame from the camera instead."
+        ),
+    )
+
     # --- Evidence clips ----------------------------------------------------------------------
     evidence_max_clip_minutes: float = Field(
         default=30.0,
@@ -239,6 +327,72 @@ class Settings(BaseSettings):
         ge=1,
         title="Rolling buffer memory (MB)",
         description="Memory shared by all cameras' rolling buffers; split evenly between them.",
+    )
+
+    # --- Alarms (SOS pipeline) -----------------------------------------------------------
+    alarm_ack_timeout_s: float = Field(
+        default=15.0,
+        gt=0,
+        title="Alarm acknowledgement timeout (s)",
+        description=(
+            "An SOS alarm nobody has acknowledged this long after it was raised (or after its "
+            "last escalation) is escalated: every console is alerted again and supervisors "
+            "are notified. NENA asks 90 % of calls answered within 15 s."
+        ),
+    )
+    alarm_escalation_max: int = Field(
+        default=20,
+        ge=1,
+        title="Escalations per alarm",
+        description="An unanswered alarm is escalated at most this many times.",
+    )
+    alarm_attach_window_s: float = Field(
+        default=600.0,
+        ge=0,
+        title="Alarm attach window (s)",
+        description=(
+            "A new alarm from a box joins the box's open incident when that incident had an "
+            "alarm within this time, instead of opening another incident."
+        ),
+    )
+    alarm_correlation_radius_m: float = Field(
+        default=200.0,
+        gt=0,
+        title="Nearby-alarm radius (m)",
+        description="Other alarms this close (and within the correlation window) are linked.",
+    )
+    alarm_correlation_window_s: float = Field(
+        default=600.0,
+        gt=0,
+        title="Nearby-alarm window (s)",
+        description="Other alarms this close in time (and within the radius) are linked.",
+    )
+    alarm_camera_fallback_m: float = Field(
+        default=100.0,
+        gt=0,
+        title="Nearest-camera radius (m)",
+        description=(
+            "When no camera's recorded field of view holds an alarm's box, the cameras within "
+            "this distance are offered instead, nearest first."
+        ),
+    )
+    power_cut_window_s: float = Field(
+        default=120.0,
+        gt=0,
+        title="Power-cut window (s)",
+        description=(
+            "Boxes of one zone reporting mains power lost within this time are counted "
+            "together for the area power-cut alert."
+        ),
+    )
+    power_cut_min_boxes: int = Field(
+        default=3,
+        ge=2,
+        title="Boxes for an area power cut",
+        description=(
+            "This many boxes of one zone losing power within the window fold into one area "
+            "alert instead of one alert per box."
+        ),
     )
 
     @property
@@ -301,6 +455,22 @@ def settings_reference() -> list[SettingDoc]:
         rows.append(SettingDoc(f"SAFEZONE_{name.upper()}", field.title or name, shown,
                                field.description or ""))
     return rows
+
+
+def settings_markdown() -> str:
+    """docs/configuration.md: every setting as a Markdown table (generated, kept in sync)."""
+    lines = [
+        "# Configuration",
+        "",
+        "Every setting is an environment variable (or a line in `.env`). Generated by",
+        "`safezone config --markdown > docs/configuration.md`; a test keeps it in sync.",
+        "",
+        "| Environment variable | Setting | Default | Meaning |",
+        "|---|---|---|---|",
+    ]
+    for row in settings_reference():
+        lines.append(f"| `{row.env}` | {row.title} | `{row.default}` | {row.description} |")
+    return "\n".join(lines) + "\n"
 
 
 @lru_cache

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from typing import Any
 
 import httpx
 import pytest
-from fastapi.routing import APIRoute, iter_route_contexts
+from fastapi.routing import APIRoute, APIWebSocketRoute, iter_route_contexts
 from starlette.routing import Mount, Route
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
 
 from safezone.auth.access import Access
 from safezone.auth.roles import Role
-from tests.conftest import UserFactory
+from safezone.auth.ws_access import WebSocketAccess
+from tests.conftest import LiveServer, UserFactory
 
 # FastAPI's own OpenAPI document: public on purpose (the API is open source).
 PUBLIC_FRAMEWORK_ROUTES = {"/api/openapi.json"}
@@ -21,16 +25,16 @@ PATH_VALUES = {"layer": "cameras", "code": "en"}
 ENDS_SESSION = {"/api/v1/auth/revoke", "/logout"}
 
 
-def _accesses(dependant: Any) -> list[Access]:
+def _accesses(dependant: Any) -> list[Access | WebSocketAccess]:
     found = []
     for dep in dependant.dependencies:
-        if isinstance(dep.call, Access):
+        if isinstance(dep.call, Access | WebSocketAccess):
             found.append(dep.call)
         found.extend(_accesses(dep))
     return found
 
 
-def _routes(app: Any) -> list[tuple[str, str, Access]]:
+def _routes(app: Any) -> list[tuple[str, str, Access | WebSocketAccess]]:
     out = []
     # iter_route_contexts flattens included routers and gives each route its full path.
     for ctx in iter_route_contexts(app.routes):
@@ -40,6 +44,13 @@ def _routes(app: Any) -> list[tuple[str, str, Access]]:
             assert len(accesses) == 1, f"{ctx.path} declares {len(accesses)} Access dependencies"
             for method in sorted(ctx.methods or ()):
                 out.append((method, ctx.path, accesses[0]))
+        elif isinstance(route, APIWebSocketRoute):
+            # Problem responses cannot travel over a WebSocket: these declare WebSocketAccess,
+            # which closes refused sockets with a code and reason instead.
+            accesses = _accesses(route.dependant)
+            assert len(accesses) == 1, f"{ctx.path} declares {len(accesses)} Access dependencies"
+            assert isinstance(accesses[0], WebSocketAccess), f"{ctx.path}: use WebSocketAccess"
+            out.append(("WEBSOCKET", ctx.path, accesses[0]))
         elif isinstance(route, Mount):
             assert ctx.path == "/static", f"unexpected mount {ctx.path}"
         elif isinstance(route, Route):
@@ -66,7 +77,7 @@ async def test_wrong_roles_are_refused(
     users = {role: await make_user(role) for role in Role}
     checked = 0
     for method, path, access in _routes(app):
-        if access.public:
+        if access.public or method == "WEBSOCKET":
             continue
         url = _url(path)
         anon = await client.request(method, url, headers={"Accept": "application/json"})
@@ -84,6 +95,43 @@ async def test_wrong_roles_are_refused(
                 assert resp.headers["content-type"].startswith("application/problem+json")
             checked += 1
     assert checked > 150
+
+
+async def _ws_outcome(url: str, headers: dict[str, str]) -> tuple[int, str]:
+    """Open a WebSocket: the server's (close code, reason), or (0, "open") if it stays open
+    (a message arrives or nothing happens for a few seconds)."""
+    async with connect(url, additional_headers=headers, open_timeout=10) as ws:
+        try:
+            await asyncio.wait_for(ws.recv(), timeout=3)
+        except ConnectionClosed as exc:
+            assert exc.rcvd is not None, "the server dropped the socket without a close frame"
+            return exc.rcvd.code, exc.rcvd.reason
+        except TimeoutError:
+            pass
+        return 0, "open"
+
+
+async def test_websocket_routes_refuse_wrong_roles(
+    app: Any, live_server: LiveServer, make_user: UserFactory
+) -> None:
+    users = {role: await make_user(role) for role in Role}
+    base = live_server.url.replace("http://", "ws://")
+    checked = 0
+    for method, path, access in _routes(app):
+        if method != "WEBSOCKET":
+            continue
+        url = base + _url(path)
+        assert await _ws_outcome(url, {}) == (4401, "unauthenticated"), f"anonymous {url}"
+        bad = await _ws_outcome(url, {"Authorization": "Bearer nonsense"})
+        assert bad == (4401, "bad_token"), f"bad token {url}"
+        for role, user in users.items():
+            code, reason = await _ws_outcome(url, user["headers"])
+            if role in access.roles:
+                assert code != 4401 and reason != "role", f"{role} {url}: {code} {reason}"
+            else:
+                assert (code, reason) == (4403, "role"), f"{role} let into {url}: {code} {reason}"
+            checked += 1
+    assert checked >= len(Role)
 
 
 @pytest.mark.parametrize("header", ["Bearer nonsense", "Bearer ", "Basic abc"])

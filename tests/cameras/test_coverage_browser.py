@@ -103,7 +103,7 @@ async def test_map_draws_wedges_and_the_coverage_headline(
               dash: l.options.dashArray, fill: l.options.fillOpacity}; });
           return out; }"""
     )
-    assert styles["A"]["color"] == "#2ca02c" and styles["A"]["dash"] is None
+    assert styles["A"]["color"] == "#17becf" and styles["A"]["dash"] is None
     assert styles["D"]["dash"] == "4 4"
     assert styles["E"]["color"] == "#d62728" and styles["E"]["fill"] < styles["A"]["fill"]
 
@@ -120,6 +120,7 @@ async def test_map_draws_wedges_and_the_coverage_headline(
     await expect(panel).to_contain_text("ความครอบคลุมของกล้อง")
     await expect(panel).to_contain_text("ตู้ SOS ที่ไม่มีกล้องมอง 2 ตู้")
     await expect(panel).to_contain_text("กล้องที่ไม่ทราบมุมมอง 1 ตัว")
+    await expect(panel).not_to_contain_text("เฉพาะกล้องขององค์กรของคุณ")
     shots = artifacts / "screenshots"
     shots.mkdir(parents=True, exist_ok=True)
     await page.screenshot(path=str(shots / "coverage-map-th.png"), animations="disabled")
@@ -167,7 +168,9 @@ async def test_partner_map_shows_only_own_wedges(
         ".map((l) => l.feature.properties.code)"
     )
     assert codes == ["SHOP-1"]
-    await expect(page.get_by_test_id("coverage-panel")).to_be_visible()
+    panel = page.get_by_test_id("coverage-panel")
+    await expect(panel).to_be_visible()
+    await expect(panel).to_contain_text("เฉพาะกล้องขององค์กรของคุณ")
     shots = artifacts / "screenshots"
     shots.mkdir(parents=True, exist_ok=True)
     await page.screenshot(path=str(shots / "coverage-map-partner.png"), animations="disabled")

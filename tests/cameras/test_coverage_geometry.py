@@ -41,7 +41,8 @@ def test_east_facing_90_degree_wedge_holds_30m_east_only() -> None:
     assert not _polygon_holds(poly, *east60)
     assert not _polygon_holds(poly, *north30)
     # The exact test agrees.
-    for (lat, lon), expected in ((east30, True), (west30, False), (east60, False), (north30, False)):
+    cases = ((east30, True), (west30, False), (east60, False), (north30, False))
+    for (lat, lon), expected in cases:
         mask, _d, _a = in_view(
             np.array([LAT]), np.array([LON]), np.array([90.0]), np.array([90.0]),
             np.array([50.0]), lat, lon,

@@ -96,6 +96,9 @@ async def test_partner_sees_only_own_organisation_wedges(
     )
     assert resp.status_code == 200, resp.text
     assert resp.json()["cameras_counted"] == 1 and resp.json()["unknown_coverage"] == []
+    assert resp.json()["scope"] == "organisation"
+    # Their own assets only: the station's SOS boxes are not listed to a shop.
+    assert resp.json()["uncovered_sos_boxes"] == []
     assert resp.json()["covered_km2"] == pytest.approx(math.pi * 40**2 * 70 / 360 / 1e6, rel=0.01)
     seen = await client.get(
         "/api/v1/cameras/seeing", params={"lat": 13.745, "lon": 100.534425},

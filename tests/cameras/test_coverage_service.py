@@ -72,7 +72,8 @@ async def test_only_linked_and_online_cameras_count(db: Database, scene: dict[st
 
     async def share() -> float:
         async with db.session() as session:
-            return (await coverage.coverage_of_zone(session, zone_id=scene["zone_id"])).covered_share
+            measured = await coverage.coverage_of_zone(session, zone_id=scene["zone_id"])
+        return measured.covered_share
 
     before = await share()
     await _set(db, ids["E"], status="online")  # linked + now online: counts
@@ -182,7 +183,7 @@ async def test_coverage_api(
         "zone_id", "area_km2", "covered_km2", "covered_share", "potential_share",
         "cameras_counted", "unknown_coverage", "uncovered_sos_boxes", "uncovered_risk_points",
     }
-    assert body["zone_id"] == scene["zone_id"]
+    assert body["zone_id"] == scene["zone_id"] and body["scope"] == "all"
     assert body["covered_share"] == pytest.approx(
         grid_share([c for c in CAMERAS if c.available and c.known]), rel=0.01
     )

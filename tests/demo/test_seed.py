@@ -28,6 +28,8 @@ from safezone.sos.models import SosBox
 from safezone.zones.models import Zone
 
 PASSWORD = "demo-password-123"
+# A (simulated) stream source: with it the municipality's linked cameras get stream URLs.
+STREAMS = "rtsp://127.0.0.1:8554/demo"
 CENTRE = (101.823, 6.425)  # lon, lat
 POLICY = ThrottlePolicy(max_failures=5, window=timedelta(minutes=15), block=timedelta(minutes=5))
 
@@ -42,8 +44,9 @@ async def _fresh(path: Path) -> Database:
 async def seeded(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[
     tuple[Database, DemoSummary]
 ]:
-    db = await _fresh(tmp_path_factory.mktemp("demo") / "t.db")
-    summary = await seed_demo(db, password=PASSWORD)
+    path = tmp_path_factory.mktemp("demo")
+    db = await _fresh(path / "t.db")
+    summary = await seed_demo(db, password=PASSWORD, stream_base=STREAMS, csv_dir=path)
     yield db, summary
     await db.dispose()
 
@@ -83,6 +86,7 @@ async def test_municipal_cameras(seeded: tuple[Database, DemoSummary]) -> None:
     assert summary.cameras_in_zone == len(in_zone)
     linked = sum(c.tier == "linked" for c in cameras)
     assert linked > len(cameras) * 0.8 and linked < len(cameras)
+    assert all((c.tier == "linked") == (c.stream_url or "").startswith(STREAMS) for c in cameras)
     assert any(c.ptz for c in cameras)
     for c in cameras:
         assert c.fov_deg is not None and 60 <= c.fov_deg <= 110

@@ -4,13 +4,13 @@
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 
 from safezone.auth.access import Access
-from safezone.auth.roles import ALL_ROLES
+from safezone.auth.roles import ALL_ROLES, Role
 from safezone.auth.service import Principal
 from safezone.cameras import coverage
 from safezone.deps import ReadSession
@@ -49,6 +49,10 @@ class CoverageOut(BaseModel):
     )
     uncovered_sos_boxes: list[UncoveredPointOut]
     uncovered_risk_points: list[UncoveredPointOut]
+    scope: Literal["all", "organisation"] = Field(
+        description="organisation: a partner's figures, from their own organisation's cameras "
+        "and assets only."
+    )
 
 
 class SeeingCameraOut(BaseModel):
@@ -85,6 +89,7 @@ async def zone_coverage(
         **asdict(measured),
         "uncovered_sos_boxes": [_point(p) for p in missed.sos_boxes],
         "uncovered_risk_points": [_point(p) for p in missed.risk_points],
+        "scope": "organisation" if who.role == Role.partner else "all",
     }
 
 

@@ -11,12 +11,12 @@ import asyncio
 import time
 from dataclasses import dataclass
 from fractions import Fraction
-from pathlib import Path
 from typing import Any
 
 import av
 import av.error
 
+from safezone.cameras.frame_check import snapshot_path
 from safezone.cameras.live import INPUT_OPTIONS
 from safezone.settings import Settings
 
@@ -39,14 +39,6 @@ class Snapshot:
     jpeg: bytes
     taken_at: float  # Unix time
     source: str  # "monitor" (health monitor's file) | "camera" (grabbed now)
-
-
-def snapshot_file(settings: Settings, camera_id: int) -> Path:
-    """Where the health monitor keeps a camera's latest snapshot.
-
-    Same convention as ``safezone.cameras.frame_check.snapshot_path`` (data_dir/snapshots/ID.jpg).
-    """
-    return settings.data_dir / "snapshots" / f"{camera_id}.jpg"
 
 
 def _encode_jpeg(frame: Any) -> bytes:
@@ -103,7 +95,7 @@ class SnapshotGrabber:
         self.grabs = 0
 
     def _monitor_file(self, camera_id: int) -> Snapshot | None:
-        path = snapshot_file(self.settings, camera_id)
+        path = snapshot_path(self.settings, camera_id)
         try:
             mtime = path.stat().st_mtime
             if time.time() - mtime > self.max_age_s:

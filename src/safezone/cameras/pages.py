@@ -142,7 +142,11 @@ async def wall_page(request: Request, principal: Watcher) -> Response:
     ]
     return render(
         request, "camera_wall.html", principal=who,
-        wall_config={"cameras": cameras, "layoutsUrl": "/api/v1/wall-layouts"},
+        wall_config={
+            "cameras": cameras,
+            "layoutsUrl": "/api/v1/wall-layouts",
+            "csrfToken": who.csrf_token,
+        },
         js_strings=_js_strings(lang),
     )
 
@@ -177,6 +181,7 @@ async def camera_page(request: Request, camera_id: int, principal: Anyone) -> Re
             "reason": decision.reason,
             "snapshotUrl": f"/api/v1/cameras/{camera.id}/snapshot.jpg",
             "accessRequestUrl": f"/api/v1/cameras/{camera.id}/access-requests",
+            "csrfToken": who.csrf_token,
         },
         js_strings=_js_strings(lang),
     )

@@ -89,6 +89,8 @@ def prepare_camera(
         ):
             raise Problem(403, "camera_policy_owner_only")
     explicit = {k: values.pop(k) for k in ("username", "password") if k in values}
+    if camera is None:  # a create lists every field; only the ones given count
+        explicit = {k: v for k, v in explicit.items() if v is not None}
     from_url = _url_credentials(values)
     if explicit or from_url:
         old = _stored_credentials(camera, settings)

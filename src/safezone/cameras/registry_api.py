@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
+from starlette.datastructures import UploadFile as StarletteUpload
 
 from safezone.auth.access import Access
 from safezone.auth.roles import ALL_ROLES, EDITORS, STAFF, Role
@@ -38,7 +39,7 @@ Anyone = Annotated[Principal, Depends(Access(ALL_ROLES))]
 _CHUNK = 1024 * 1024
 
 
-async def read_upload(upload: UploadFile, max_bytes: int) -> bytes:
+async def read_upload(upload: StarletteUpload, max_bytes: int) -> bytes:
     """The uploaded file, refused with 413 as soon as it passes ``max_bytes``."""
     chunks: list[bytes] = []
     size = 0

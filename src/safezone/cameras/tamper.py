@@ -69,7 +69,8 @@ def changed_block_share(a: Gray, b: Gray) -> float:
 
     def z(img: Gray) -> npt.NDArray[np.float64]:
         f = img.astype(np.float64)
-        return (f - f.mean()) / max(float(f.std()), 1.0)
+        out: npt.NDArray[np.float64] = (f - f.mean()) / max(float(f.std()), 1.0)
+        return out
 
     d = np.abs(z(a) - z(b))
     h, w = (d.shape[0] // BLOCK) * BLOCK, (d.shape[1] // BLOCK) * BLOCK

@@ -152,6 +152,8 @@ class AssetSpec:
     kind: str
     owner: str | None
     values: dict[str, Any] = field(default_factory=dict)
+    # Cameras: the owner gives the centre a stream (the camera is "linked" once it has a URL).
+    linked: bool = False
 
 
 def _point(code: str, th: str, en: str, at: XY, **extra: Any) -> dict[str, Any]:
@@ -200,22 +202,23 @@ def municipal_cameras(rng: random.Random) -> list[AssetSpec]:
         ptz = rng.random() < 0.1
         # Fixed cameras look along the street one way or the other; PTZ domes default north-ish.
         bearing = spot.heading_deg + rng.choice((0.0, 180.0)) + rng.uniform(-25, 25)
-        cameras.append(AssetSpec("cameras", "municipality", _camera(
+        values = _camera(
             f"NWT-CAM-{index:03d}", spot.street, number, beside(spot, rng.choice((-1, 1)), 6.0),
             bearing=bearing, fov=rng.uniform(60, 75) if ptz else rng.uniform(70, 110),
             range_m=rng.uniform(60, 80) if ptz else rng.uniform(30, 70),
             height=rng.uniform(6, 8) if ptz else rng.uniform(4, 6.5), ptz=ptz,
-            tier="registered" if rng.random() < 0.08 else "linked",
-        )))
+        )
+        linked = rng.random() >= 0.08  # a few poles have no link to the centre yet
+        cameras.append(AssetSpec("cameras", "municipality", values, linked=linked))
     return cameras
 
 
 def _camera(code: str, street: Street, number: int, at: XY, *, bearing: float, fov: float,
-            range_m: float, height: float, ptz: bool, tier: str) -> dict[str, Any]:
+            range_m: float, height: float, ptz: bool) -> dict[str, Any]:
     return _point(
         code, f"กล้อง {street.name_th} {number}", f"{street.name_en} camera {number}", at,
         bearing_deg=round(bearing % 360, 1) % 360, fov_deg=round(fov), range_m=round(range_m),
-        height_m=round(height, 1), ptz=ptz, tier=tier,
+        height_m=round(height, 1), ptz=ptz,
     )
 
 
@@ -231,7 +234,7 @@ def private_cameras(rng: random.Random) -> list[AssetSpec]:
                 f"{place.name_en} camera {number}", _near(rng, place.at, 12),
                 bearing_deg=float(rng.randrange(0, 360)), fov_deg=float(rng.randrange(80, 111)),
                 range_m=float(rng.randrange(15, 31)), height_m=round(rng.uniform(2.5, 4), 1),
-                ptz=False, tier="registered",
+                ptz=False,
             )))
     return specs
 

@@ -40,7 +40,7 @@ def run_demo(*, host: str, port: int, data_dir: Path | None) -> None:
         db = Database(settings.resolved_database_url)
         try:
             await upgrade(db)
-            return await seed_demo(db, password=password)
+            return await seed_demo(db, password=password, csv_dir=data_dir)
         finally:
             await db.dispose()
 

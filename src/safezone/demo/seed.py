@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
+from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from safezone.assets.kinds import BY_PATH, KINDS
@@ -14,8 +15,12 @@ from safezone.assets.service import create_asset
 from safezone.audit.service import SYSTEM
 from safezone.auth.roles import Role
 from safezone.auth.service import Principal, create_user
+from safezone.cameras.bulk_import import read_sheet
+from safezone.cameras.import_service import apply_rows
+from safezone.cameras.models import Camera
 from safezone.db.engine import Database
 from safezone.demo import data
+from safezone.demo.municipal_csv import FILENAME, municipal_csv
 from safezone.geo.zone_geometry import DEFAULT_MAX_AREA_KM2
 from safezone.orgs.schemas import OrganisationCreate
 from safezone.orgs.service import create_organisation
@@ -74,10 +79,15 @@ async def seed_demo(
     password: str,
     seed: int = data.SEED,
     max_area_km2: float = DEFAULT_MAX_AREA_KM2,
+    stream_base: str | None = None,
+    csv_dir: Path | None = None,
 ) -> DemoSummary:
     """Create the demo station, zone, partners, assets and one user per role, all in one
     write transaction: either the whole data set is there afterwards or none of it.
 
+    The municipal cameras come in as the municipality's CSV through the camera importer;
+    ``csv_dir`` keeps a copy of that file (to show or re-import). ``stream_base`` (a simulated
+    RTSP source) gives the linked ones a stream URL; without it they stay ``registered``.
     Every asset and the zone are flagged ``synthetic``. Raises ``DemoAlreadyPresent`` when the
     demo station exists, and ``Problem`` (409) when a demo username or asset code is taken.
     """
@@ -85,11 +95,35 @@ async def seed_demo(
     async with db.write() as session:
         if await demo_present(session):
             raise DemoAlreadyPresent(data.STATION["code"])
-        return await _seed(session, demo, password=password, max_area_km2=max_area_km2)
+        return await _seed(
+            session, demo, password=password, max_area_km2=max_area_km2,
+            stream_base=stream_base, csv_dir=csv_dir,
+        )
+
+
+async def _import_municipal_cameras(
+    session: AsyncSession, cameras: list[data.AssetSpec], *, admin: Principal,
+    stream_base: str | None, csv_dir: Path | None,
+) -> list[int]:
+    """The municipality's CSV through the importer; the new cameras' ids."""
+    owner = next(o for o in data.ORGANISATIONS if o.key == "municipality").values["name_th"]
+    text = municipal_csv(cameras, owner_name=owner, stream_base=stream_base)
+    raw = text.encode("utf-8-sig")  # as Excel saves "CSV UTF-8"
+    if csv_dir is not None:
+        (csv_dir / FILENAME).write_bytes(raw)
+    results = await apply_rows(
+        session, rows=read_sheet(raw, FILENAME).rows, who=admin, settings=None, synthetic=True
+    )
+    failed = [r for r in results if r.outcome != "created"]
+    if failed:  # the demo's own file must import cleanly; anything else is a bug
+        raise RuntimeError(f"demo camera row {failed[0].row} was {failed[0].outcome}: "
+                           f"{[i.code for i in failed[0].issues]}")
+    return [r.camera_id for r in results if r.camera_id is not None]
 
 
 async def _seed(
-    session: AsyncSession, demo: data.DemoData, *, password: str, max_area_km2: float
+    session: AsyncSession, demo: data.DemoData, *, password: str, max_area_km2: float,
+    stream_base: str | None, csv_dir: Path | None,
 ) -> DemoSummary:
     orgs: dict[str, int] = {}
     contacts = 0
@@ -126,18 +160,26 @@ async def _seed(
     if admin is None:  # pragma: no cover - DEMO_USERS always has an admin
         raise RuntimeError("the demo data set has no admin user")
     counts: Counter[str] = Counter()
-    municipal = in_zone = 0
+    municipal_specs = [a for a in demo.assets if a.kind == "cameras" and a.owner == "municipality"]
+    municipal_ids = await _import_municipal_cameras(
+        session, municipal_specs, admin=admin, stream_base=stream_base, csv_dir=csv_dir
+    )
+    municipal = len(municipal_ids)
+    counts["cameras"] += municipal
+    in_zone = int(await session.scalar(
+        select(func.count()).select_from(Camera)
+        .where(Camera.id.in_(municipal_ids), Camera.zone_id == zone.id)
+    ) or 0)
     for asset in demo.assets:
+        if asset.kind == "cameras" and asset.owner == "municipality":
+            continue  # imported above
         kind = BY_PATH[asset.kind]
         values = {**asset.values, "organisation_id": orgs[asset.owner] if asset.owner else None}
-        row = await create_asset(
+        await create_asset(
             session, kind=kind, who=admin, data=kind.create.model_validate(values),
             synthetic=True,
         )
         counts[asset.kind] += 1
-        if asset.kind == "cameras" and asset.owner == "municipality":
-            municipal += 1
-            in_zone += int(row.zone_id == zone.id)
     return DemoSummary(
         station_id=station.id,
         zone_id=zone.id,

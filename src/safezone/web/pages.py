@@ -23,6 +23,8 @@ from safezone.auth.api import throttle_policy
 from safezone.auth.roles import ALL_ROLES
 from safezone.auth.security import same
 from safezone.auth.service import LoginOutcome, Principal
+from safezone.cameras.import_page import router as camera_import_pages
+from safezone.cameras.pages import router as camera_pages
 from safezone.db.base import utcnow
 from safezone.db.engine import Database
 from safezone.i18n import LANGUAGES, catalogue, translate
@@ -269,6 +271,9 @@ def mount_web(app: FastAPI) -> None:
     """Add the console: static files, pages, HTML error pages and security headers."""
     settings: Settings = app.state.settings
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    # Before any /cameras/{camera_id} page, which would otherwise take /cameras/import.
+    app.include_router(camera_import_pages)
+    app.include_router(camera_pages)
     app.include_router(router)
     install_html_errors(app)
     app.add_middleware(SecurityHeaders, tile_url=settings.tile_url)

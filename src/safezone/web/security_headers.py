@@ -46,6 +46,8 @@ def content_security_policy(tile_url: str | None) -> str:
             "style-src 'self'",
             f"img-src {images}",
             "connect-src 'self'",
+            # Live video plays from a MediaSource, which the <video> element loads as blob:.
+            "media-src 'self' blob:",
             "font-src 'self'",
             "object-src 'none'",
             "base-uri 'none'",

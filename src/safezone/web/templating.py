@@ -20,7 +20,7 @@ from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context
 from jinja2.runtime import Context
 
-from safezone.auth.roles import ALL_ROLES, Role
+from safezone.auth.roles import ALL_ROLES, EDITORS, Role
 from safezone.auth.service import Principal
 from safezone.i18n import LANGUAGES, Lang, format_datetime, translate
 from safezone.settings import Settings
@@ -41,7 +41,13 @@ class NavItem:
 
 
 # New pages add themselves here; a link is only shown to roles its route admits.
-NAV: tuple[NavItem, ...] = (NavItem("/map", "ui.nav.map", ALL_ROLES),)
+NAV: tuple[NavItem, ...] = (
+    NavItem("/map", "ui.nav.map", ALL_ROLES),
+    NavItem("/cameras", "ui.nav.cameras", ALL_ROLES),
+    # Who may watch video (cameras.policy.VIDEO_ROLES): viewers read the map only.
+    NavItem("/cameras/wall", "ui.nav.wall", ALL_ROLES - {Role.viewer}),
+    NavItem("/cameras/import", "ui.nav.camera_import", EDITORS | {Role.partner}),
+)
 
 
 def page_language(request: Request) -> Lang:

@@ -82,6 +82,7 @@ function zoneBlock(feature, body, many) {
   if (!body.uncovered_sos_boxes.length) sos.classList.add("coverage-gap-none");
   if (!body.uncovered_risk_points.length) risk.classList.add("coverage-gap-none");
   facts.append(sos, risk);
+  if (body.scope === "organisation") facts.append(el("li", "coverage-scope", t("ui.map.coverage_own")));
   block.append(facts);
   return block;
 }

@@ -22,8 +22,9 @@ const dates = new Intl.DateTimeFormat(lang === "th" ? "th-TH-u-ca-buddhist" : "e
 const DOWN = new Set(["offline", "fault", "inactive", "maintenance", "degraded"]);
 const GEOMETRY_ORDER = { polygon: 0, line: 1, point: 2 };
 // Camera wedges are coloured by health, so dead cameras and blind spots stand out; cameras that
-// are only registered (no stream the centre can reach) are dashed grey outlines.
-const FOV_COLORS = { online: "#2ca02c", degraded: "#ff7f0e", unknown: "#7f7f7f" };
+// are only registered (no stream the centre can reach) are dashed grey outlines. Online is the
+// layer's legend colour (camera_fov in /api/v1/layers).
+const FOV_COLORS = { online: "#17becf", degraded: "#ff7f0e", unknown: "#7f7f7f" };
 const FOV_DOWN = "#d62728";
 const REGISTERED = "#7f7f7f";
 

@@ -1,0 +1,200 @@
+"""Incidents and their timelines: open or attach for an alarm, notes, close.
+
+Statuses: ``open`` → ``acknowledged`` (someone answered one of its alarms) → ``closed``
+(``dispatched`` is the patrol issue's). The camera sharing policy treats every status but
+``closed`` as open (``cameras.policy.OPEN_INCIDENT``), which lets ``on_alarm`` cameras near an
+open incident be watched.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from safezone.alarms.models import Alarm
+from safezone.audit.service import SYSTEM, Actor
+from safezone.db.base import utcnow
+from safezone.incidents.models import Incident, IncidentEvent
+from safezone.problems import Problem
+from safezone.sos.models import SosBox
+
+OPEN_INCIDENT = ("open", "acknowledged", "dispatched")
+CLOSED = "closed"
+
+
+def add_event(
+    session: AsyncSession,
+    incident_id: int,
+    kind: str,
+    *,
+    actor: Actor = SYSTEM,
+    at: datetime | None = None,
+    **data: Any,
+) -> IncidentEvent:
+    """Append one entry to an incident's timeline (inside the caller's transaction)."""
+    event = IncidentEvent(
+        incident_id=incident_id,
+        at=at or utcnow(),
+        kind=kind,
+        actor_id=actor.id,
+        actor=actor.name[:100],
+        data=data,
+    )
+    session.add(event)
+    return event
+
+
+async def recent_incident_of_box(
+    session: AsyncSession, *, box_id: int, since: datetime
+) -> Incident | None:
+    """The box's open incident that had an alarm since ``since`` (latest first)."""
+    row = await session.scalar(
+        select(Incident)
+        .join(Alarm, Alarm.incident_id == Incident.id)
+        .where(
+            Incident.source_box_id == box_id,
+            Incident.status.in_(OPEN_INCIDENT),
+            Alarm.raised_at >= since,
+        )
+        .order_by(Alarm.raised_at.desc(), Incident.id.desc())
+        .limit(1)
+    )
+    return row
+
+
+def _title(kind: str, box: SosBox) -> str:
+    label = {"sos": "SOS", "tamper": "Tamper / งัดแงะ", "door_open": "Door / ประตูตู้"}.get(
+        kind, kind
+    )
+    return f"{label}: {box.code} {box.name_th}"[:300]
+
+
+async def incident_for_alarm(
+    session: AsyncSession,
+    *,
+    alarm: Alarm,
+    box: SosBox,
+    attach_window_s: float,
+    may_open: bool = True,
+) -> tuple[Incident | None, bool]:
+    """Attach the alarm to the box's recent open incident, or open one (if ``may_open``).
+
+    Returns the incident (None when nothing was attached or opened) and whether it is new.
+    """
+    since = alarm.raised_at - timedelta(seconds=attach_window_s)
+    incident = await recent_incident_of_box(session, box_id=box.id, since=since)
+    if incident is not None:
+        alarm.incident_id = incident.id
+        # A press after a door alarm makes the whole incident urgent.
+        incident.priority = min(incident.priority, alarm.priority)
+        add_event(
+            session, incident.id, "alarm_attached", at=alarm.raised_at,
+            alarm_id=alarm.id, alarm_kind=alarm.kind, event_id=alarm.event_id,
+        )
+        return incident, False
+    if not may_open:
+        return None, False
+    incident = Incident(
+        kind=alarm.kind,
+        priority=alarm.priority,
+        status="open",
+        title=_title(alarm.kind, box),
+        lat=box.lat,
+        lon=box.lon,
+        zone_id=box.zone_id,
+        opened_at=alarm.raised_at,
+        source_box_id=box.id,
+    )
+    session.add(incident)
+    await session.flush()
+    alarm.incident_id = incident.id
+    add_event(
+        session, incident.id, "opened", at=alarm.raised_at,
+        alarm_id=alarm.id, alarm_kind=alarm.kind, event_id=alarm.event_id,
+        box_id=box.id, box_code=box.code,
+    )
+    return incident, True
+
+
+async def get_incident(session: AsyncSession, incident_id: int) -> Incident:
+    """The incident, or a 404 problem."""
+    incident = await session.get(Incident, incident_id, populate_existing=True)
+    if incident is None:
+        raise Problem(404, "incident_not_found", id=incident_id)
+    return incident
+
+
+async def timeline(session: AsyncSession, incident_id: int) -> list[IncidentEvent]:
+    """The incident's events in the order they happened."""
+    rows = await session.scalars(
+        select(IncidentEvent)
+        .where(IncidentEvent.incident_id == incident_id)
+        .order_by(IncidentEvent.at, IncidentEvent.id)
+    )
+    return list(rows)
+
+
+async def list_incidents(
+    session: AsyncSession,
+    *,
+    state: str = "open",
+    kind: str | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> tuple[list[Incident], int]:
+    """Incidents (open, closed or all), most urgent and newest first, with the total."""
+    query = select(Incident)
+    if state == "open":
+        query = query.where(Incident.status.in_(OPEN_INCIDENT))
+    elif state == "closed":
+        query = query.where(Incident.status == CLOSED)
+    if kind:
+        query = query.where(Incident.kind == kind)
+    total = await session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = await session.scalars(
+        query.order_by(Incident.priority, Incident.opened_at.desc(), Incident.id.desc())
+        .limit(limit)
+        .offset(offset)
+    )
+    return list(rows), int(total)
+
+
+async def add_note(
+    session: AsyncSession, *, incident_id: int, text: str, actor: Actor
+) -> IncidentEvent:
+    """A person's note on the timeline (allowed on closed incidents too: reports come late)."""
+    await get_incident(session, incident_id)
+    event = add_event(session, incident_id, "note", actor=actor, text=text)
+    await session.flush()
+    return event
+
+
+async def close_incident(
+    session: AsyncSession, *, incident_id: int, actor: Actor, note: str | None = None
+) -> tuple[Incident, list[Alarm]]:
+    """Close it; its alarms still open are resolved with it. Returns those alarms."""
+    incident = await get_incident(session, incident_id)
+    if incident.status == CLOSED:
+        raise Problem(409, "incident_closed", id=incident_id)
+    now = utcnow()
+    incident.status = CLOSED
+    incident.closed_at = now
+    alarms = list(
+        await session.scalars(
+            select(Alarm).where(
+                Alarm.incident_id == incident_id, Alarm.status.in_(("new", "acknowledged"))
+            )
+        )
+    )
+    for alarm in alarms:
+        alarm.status = "resolved"
+        alarm.resolved_at = now
+    add_event(
+        session, incident_id, "closed", actor=actor, at=now,
+        note=note, resolved_alarms=[a.id for a in alarms],
+    )
+    await session.flush()
+    return incident, alarms

@@ -1,0 +1,1 @@
+"""The live hub: pushes JSON messages to the consoles connected over WebSocket."""

@@ -1,0 +1,290 @@
+"""Box health from heartbeats and the retained status: online/offline, battery, alerts.
+
+Heartbeats arrive every 30 s from every box (2,000 boxes: ~70 a second) and say little that
+changes, so they are never written one row at a time: the link coalesces them per box (the
+latest wins) and this module writes the batch every ``box_health_flush_s`` in one transaction.
+Status messages (``online`` when a box connects, ``offline`` as its last will) ride the same
+batch. A monitor marks silent boxes offline and raises an alert for a box offline for
+``box_offline_alert_s``; a low battery raises one too. Alerts are cleared when the box is back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from safezone.alarms.effects import Effect, Push
+from safezone.alarms.power import alert_view
+from safezone.alerts.models import Alert
+from safezone.db.base import utcnow
+from safezone.db.engine import Database
+from safezone.settings import Settings
+from safezone.sos.models import SosBox
+from safezone.sos.protocol import Heartbeat, Status
+from safezone.sos.stats import LinkStats
+
+log = logging.getLogger(__name__)
+
+OFFLINE_ALERT = "sos_box_offline"
+BATTERY_ALERT = "sos_box_low_battery"
+_BATTERY_HYSTERESIS = 5.0
+_CHUNK = 400  # codes per IN (...) query: well under every backend's parameter limit
+
+RunEffects = Callable[[list[Effect]], Awaitable[None]]
+
+
+@dataclass
+class Pending:
+    """What arrived from one box since the last flush."""
+
+    heartbeat: Heartbeat | None = None
+    heartbeat_at: datetime | None = None
+    status: str | None = None
+    status_at: datetime | None = None
+    messages: int = 0
+
+
+class BoxHealth:
+    """Coalesces heartbeats and statuses; flushes them; watches for silent boxes."""
+
+    def __init__(
+        self, *, db: Database, settings: Settings, stats: LinkStats, run_effects: RunEffects
+    ) -> None:
+        self.db = db
+        self.settings = settings
+        self.stats = stats
+        self.run_effects = run_effects
+        self.pending: dict[str, Pending] = {}
+        self._lock = asyncio.Lock()
+
+    def note_heartbeat(self, code: str, heartbeat: Heartbeat, at: datetime) -> None:
+        """Remember a box's latest heartbeat until the next flush (no I/O)."""
+        entry = self.pending.get(code)
+        if entry is None:
+            entry = self.pending[code] = Pending()
+        entry.heartbeat, entry.heartbeat_at = heartbeat, at
+        entry.messages += 1
+
+    def note_status(self, code: str, status: Status, at: datetime) -> None:
+        """Remember a box's latest retained status (online, or offline as its last will)."""
+        entry = self.pending.get(code)
+        if entry is None:
+            entry = self.pending[code] = Pending()
+        entry.status, entry.status_at = status.state, at
+        entry.messages += 1
+
+    async def flush(self) -> None:
+        """Write everything pending in one transaction; unknown boxes are dropped and counted."""
+        async with self._lock:
+            batch, self.pending = self.pending, {}
+            if not batch:
+                return
+            effects: list[Effect] = []
+            async with self.db.write() as session:
+                rows = await _boxes(session, list(batch))
+                for code, entry in batch.items():
+                    row = rows.get(code)
+                    if row is None or not row.enabled:
+                        reason = "unknown_box" if row is None else "disabled_box"
+                        self.stats.reject(reason, "heartbeat/status dropped",
+                                          topic=code, count=entry.messages)
+                pairs = [(row, _changes(row, batch[code])) for code, row in rows.items()
+                         if row.enabled]
+                if pairs:
+                    await session.execute(update(SosBox), [change for _, change in pairs])
+                for row, change in pairs:
+                    effects += await self._alerts(session, row, change)
+            self.stats.heartbeats["flushes"] += 1
+            self.stats.heartbeats["rows_written"] += len(pairs)
+        if effects:
+            await self.run_effects(effects)
+
+    async def _alerts(
+        self, session: AsyncSession, row: Any, change: dict[str, Any]
+    ) -> list[Effect]:
+        effects: list[Effect] = []
+        now = change.get("last_seen_at") or change.get("status_since") or utcnow()
+        if change.get("status") == "online" and row.status != "online":
+            effects += await clear_alerts(session, OFFLINE_ALERT, row.id, now)
+        battery = change.get("battery_pct")
+        low = self.settings.box_low_battery_pct
+        if battery is not None:
+            was = row.battery_pct
+            if battery < low and (was is None or was >= low):
+                effects += await raise_alert(
+                    session, BATTERY_ALERT, row, now,
+                    th=f"ตู้ SOS {row.code} แบตเตอรี่ต่ำ ({battery:.0f}%)",
+                    en=f"SOS box {row.code} battery low ({battery:.0f}%)",
+                    details={"battery_pct": battery},
+                )
+            elif battery >= (high := low + _BATTERY_HYSTERESIS) and (was is None or was < high):
+                effects += await clear_alerts(session, BATTERY_ALERT, row.id, now)
+        self.stats.alerts["raised_or_cleared"] += len(effects)
+        return effects
+
+    async def check_silent(self, now: datetime | None = None) -> None:
+        """Mark boxes silent for ``box_offline_after_s`` offline; alert on long outages."""
+        await self.flush()
+        now = now or utcnow()
+        silent_since = now - timedelta(seconds=self.settings.box_offline_after_s)
+        alert_before = now - timedelta(seconds=self.settings.box_offline_alert_s)
+        effects: list[Effect] = []
+        async with self.db.write() as session:
+            silent = (
+                await session.execute(
+                    select(SosBox.id, SosBox.last_seen_at).where(
+                        SosBox.status == "online", SosBox.last_seen_at < silent_since
+                    )
+                )
+            ).all()
+            for box_id, last_seen in silent:
+                # Offline since the last sign of life: that is when it went quiet.
+                await session.execute(
+                    update(SosBox)
+                    .where(SosBox.id == box_id)
+                    .values(status="offline", status_since=last_seen)
+                )
+            down = list(
+                await session.scalars(
+                    select(SosBox).where(
+                        SosBox.status == "offline",
+                        SosBox.enabled.is_(True),
+                        SosBox.status_since <= alert_before,
+                    )
+                )
+            )
+            open_ids = await _open_alert_ids(session, OFFLINE_ALERT)
+            for box in down:
+                if str(box.id) in open_ids:
+                    continue
+                assert box.status_since is not None  # noqa: S101 - selected on it
+                minutes = (now - box.status_since).total_seconds() / 60
+                effects += await raise_alert(
+                    session, OFFLINE_ALERT, box, now,
+                    th=f"ตู้ SOS {box.code} ออฟไลน์ ({minutes:.0f} นาที)",
+                    en=f"SOS box {box.code} offline ({minutes:.0f} min)",
+                    details={"offline_since": box.status_since.isoformat()},
+                    severity="critical",
+                )
+                self.stats.alerts["offline_raised"] += 1
+        if effects:
+            await self.run_effects(effects)
+
+    async def run_flusher(self) -> None:
+        """Flush every ``box_health_flush_s`` until cancelled."""
+        while True:
+            await asyncio.sleep(self.settings.box_health_flush_s)
+            try:
+                await self.flush()
+            except Exception:  # noqa: BLE001 - health writes retry on the next tick
+                self.stats.heartbeats["flush_failures"] += 1
+                log.exception("box health flush failed")
+
+    async def run_monitor(self) -> None:
+        """Look for silent boxes a few times within each offline delay, until cancelled."""
+        s = self.settings
+        period = max(0.2, min(5.0, s.box_offline_after_s / 3, (s.box_offline_alert_s or 1) / 3))
+        while True:
+            await asyncio.sleep(period)
+            try:
+                await self.check_silent()
+            except Exception:  # noqa: BLE001
+                log.exception("box offline check failed")
+
+
+def _changes(row: Any, entry: Pending) -> dict[str, Any]:
+    change: dict[str, Any] = {"id": row.id}
+    hb, hb_at = entry.heartbeat, entry.heartbeat_at
+    if hb is not None and hb_at is not None:
+        change.update(
+            last_seen_at=hb_at,
+            last_heartbeat_at=hb_at,
+            battery_pct=hb.battery_pct,
+            mains_ok=hb.mains,
+            temperature_c=hb.temperature_c,
+            signal_dbm=hb.signal_dbm,
+        )
+        if hb.firmware is not None:
+            change["firmware"] = hb.firmware
+    # The later of "heartbeat" (alive) and the status message decides the state.
+    state, since = ("online", hb_at) if hb_at is not None else (None, None)
+    if entry.status is not None and entry.status_at is not None:
+        if since is None or entry.status_at >= since:
+            state, since = entry.status, entry.status_at
+        if entry.status == "online":
+            change["last_seen_at"] = max(entry.status_at, hb_at or entry.status_at)
+    if state is not None and state != row.status:
+        change.update(status=state, status_since=since)
+    return change
+
+
+async def _boxes(session: AsyncSession, codes: list[str]) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    for i in range(0, len(codes), _CHUNK):
+        rows = await session.execute(
+            select(
+                SosBox.id, SosBox.code, SosBox.enabled, SosBox.status, SosBox.battery_pct
+            ).where(SosBox.code.in_(codes[i : i + _CHUNK]))
+        )
+        found.update({row.code: row for row in rows})
+    return found
+
+
+async def _open_alert_ids(session: AsyncSession, kind: str) -> set[str]:
+    rows = await session.scalars(
+        select(Alert.entity_id).where(
+            Alert.kind == kind, Alert.entity_type == "sos_box", Alert.cleared_at.is_(None)
+        )
+    )
+    return set(rows)
+
+
+async def raise_alert(
+    session: AsyncSession,
+    kind: str,
+    box: Any,
+    at: datetime,
+    *,
+    th: str,
+    en: str,
+    details: dict[str, Any],
+    severity: str = "warning",
+) -> list[Effect]:
+    """Open a box alert of ``kind`` unless one is open; returns the console push."""
+    if str(box.id) in await _open_alert_ids(session, kind):
+        return []
+    alert = Alert(
+        kind=kind, severity=severity, entity_type="sos_box", entity_id=str(box.id),
+        message_th=th, message_en=en, raised_at=at,
+        details={"box_id": box.id, "box_code": box.code, **details},
+    )
+    session.add(alert)
+    await session.flush()
+    return [Push("alert.new", alert_view(alert))]
+
+
+async def clear_alerts(
+    session: AsyncSession, kind: str, box_id: int, at: datetime
+) -> list[Effect]:
+    """Clear the open alerts of ``kind`` about a box; returns the console pushes."""
+    alerts = await session.scalars(
+        select(Alert).where(
+            Alert.kind == kind,
+            Alert.entity_type == "sos_box",
+            Alert.entity_id == str(box_id),
+            Alert.cleared_at.is_(None),
+        )
+    )
+    effects: list[Effect] = []
+    for alert in alerts:
+        alert.cleared_at = at
+        effects.append(Push("alert.cleared", alert_view(alert)))
+    await session.flush()
+    return effects

@@ -1,0 +1,390 @@
+"""The device link: SOS boxes ⇄ MQTT ⇄ the alarm pipeline.
+
+One MQTT client subscribes to every box's ``event``, ``heartbeat``, ``status`` and ``call``
+topics. Each message is validated (``safezone.sos.protocol``); a refused one is counted with its
+reason and logged, and the consumer goes on. Events are handled one at a time in arrival
+order::
+
+    one write transaction:  box known and enabled? → insert BoxEvent (unique event_id)
+                            → alarms.pipeline.on_box_event(...) → effects
+    commit → run the effects (console pushes, box commands) → publish ack {event_id}
+
+so an event is acknowledged only once it is committed, and a resend (the box never heard the
+ack) finds the BoxEvent and is simply acknowledged again: each press becomes one alarm, however
+often it arrives. Heartbeats and statuses go to :class:`~safezone.sos.health.BoxHealth`, which
+writes them in batches. With no external broker configured, the link first starts the embedded
+one (``safezone.sos.broker``).
+
+Incoming messages are handled inside the MQTT client's receive callback (through the queue
+class aiomqtt lets us choose), so a heartbeat costs one parse and a dict update: no task, no
+queue hop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import aiomqtt
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from safezone.alarms.effects import Effect, run_effects
+from safezone.alarms.pipeline import on_box_event
+from safezone.db.base import utcnow
+from safezone.db.engine import Database
+from safezone.settings import Settings
+from safezone.sos.broker import BrokerGate, EmbeddedBroker
+from safezone.sos.health import BoxHealth
+from safezone.sos.models import BoxEvent, SosBox
+from safezone.sos.protocol import (
+    COMMANDS,
+    Ack,
+    BoxEventMessage,
+    CallSignal,
+    Heartbeat,
+    Rejection,
+    SelfTest,
+    Status,
+    parse_topic,
+    parse_upstream,
+    topic_for,
+)
+from safezone.sos.selftest import run_self_tests
+from safezone.sos.stats import LinkStats
+
+log = logging.getLogger(__name__)
+
+CallHandler = Callable[[str, CallSignal], Awaitable[None]]
+
+
+class LinkUnavailable(RuntimeError):
+    """The link is not connected to the broker, so a command cannot be sent now."""
+
+
+def _intake(handler: Callable[[aiomqtt.Message], None]) -> type[asyncio.Queue[aiomqtt.Message]]:
+    class Intake(asyncio.Queue[aiomqtt.Message]):
+        def put_nowait(self, item: aiomqtt.Message) -> None:
+            handler(item)
+
+    return Intake
+
+
+class BoxLink:
+    """Connects to the broker, consumes box messages, acknowledges and sends commands."""
+
+    def __init__(self, *, db: Database, settings: Settings, state: Any = None) -> None:
+        self.db = db
+        self.settings = settings
+        self.root = settings.mqtt_topic_root
+        # The app's state: its ``live_hub`` (the consoles' hub) gets the pipeline's pushes.
+        self.state = state
+        self.stats = LinkStats()
+        self.health = BoxHealth(
+            db=db, settings=settings, stats=self.stats, run_effects=self._run_effects
+        )
+        self.broker: EmbeddedBroker | None = None
+        self.connected = asyncio.Event()
+        self._client: aiomqtt.Client | None = None
+        self._events: asyncio.Queue[tuple[str, BoxEventMessage]] = asyncio.Queue()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._inflight: set[asyncio.Task[Any]] = set()
+        self._call_handlers: list[CallHandler] = []
+
+    # --- lifecycle ----------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Start the embedded broker (unless external) and the background tasks."""
+        if self.settings.mqtt_url is None:
+            gate = BrokerGate(
+                db=self.db, root=self.root, server_username=self.settings.mqtt_server_username
+            )
+            self.broker = EmbeddedBroker(
+                gate=gate, host=self.settings.mqtt_bind, port=self.settings.mqtt_port
+            )
+            try:
+                await self.broker.start()
+            except Exception:  # noqa: BLE001 - the console must run even if MQTT cannot
+                log.exception("embedded MQTT broker could not start; retrying in background")
+        for name, job in (
+            ("device-link", self._supervise()),
+            ("device-link-events", self._event_worker()),
+            ("box-health-flush", self.health.run_flusher()),
+            ("box-health-monitor", self.health.run_monitor()),
+            ("box-self-tests", run_self_tests(self)),
+        ):
+            self._tasks.append(asyncio.create_task(job, name=name))
+
+    async def stop(self) -> None:
+        """Stop consuming, write pending health, stop the embedded broker."""
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks.clear()
+        for task in list(self._inflight):
+            with contextlib.suppress(Exception, asyncio.CancelledError):
+                await asyncio.wait_for(task, 2)
+        with contextlib.suppress(Exception):
+            await self.health.flush()
+        if self.broker is not None:
+            await self.broker.stop()
+
+    def _endpoint(self) -> tuple[str, int, str | None, str | None, bool]:
+        if self.settings.mqtt_url:
+            url = urlsplit(self.settings.mqtt_url)
+            if url.scheme not in ("mqtt", "mqtts", "tcp"):
+                raise ValueError(f"unsupported MQTT URL scheme {url.scheme!r}")
+            tls = url.scheme == "mqtts"
+            user = unquote(url.username) if url.username else None
+            password = unquote(url.password) if url.password else None
+            return url.hostname or "127.0.0.1", url.port or (8883 if tls else 1883), user, \
+                password, tls
+        assert self.broker is not None  # noqa: S101 - set in start() when no URL
+        host = self.broker.host
+        host = "127.0.0.1" if host in ("0.0.0.0", "", "::") else host  # noqa: S104 - a bind address
+        gate = self.broker.gate
+        return host, self.broker.port, gate.server_username, gate.server_password, False
+
+    async def _supervise(self) -> None:
+        delay = 0.5
+        while True:
+            try:
+                if self.broker is not None and self.broker._broker is None:  # noqa: SLF001
+                    await self.broker.start()
+                await self._session()
+                delay = 0.5
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - reconnect whatever went wrong
+                log.warning("device link: broker connection lost (%s); retrying", exc)
+            finally:
+                self._client = None
+                self.connected.clear()
+            self.stats.received["reconnects"] += 1
+            # Exponential back-off with full jitter, so a fleet of servers does not stampede.
+            await asyncio.sleep(random.uniform(0.5, delay))  # noqa: S311 - not cryptographic
+            delay = min(delay * 2, 30.0)
+
+    async def _session(self) -> None:
+        host, port, user, password, tls = self._endpoint()
+        client = aiomqtt.Client(
+            host,
+            port,
+            username=user,
+            password=password,
+            identifier=f"safezone-server-{uuid.uuid4().hex[:12]}",
+            queue_type=_intake(self._on_message),
+            clean_session=True,
+            keepalive=30,
+            max_inflight_messages=200,
+            tls_params=aiomqtt.TLSParameters() if tls else None,
+        )
+        async with client:
+            await client.subscribe(
+                [
+                    (topic_for(self.root, "+", "event"), 1),
+                    (topic_for(self.root, "+", "heartbeat"), 0),
+                    (topic_for(self.root, "+", "status"), 1),
+                    (topic_for(self.root, "+", "call"), 1),
+                ]
+            )
+            self._client = client
+            self.connected.set()
+            log.info("device link: connected to %s:%s", host, port)
+            # Messages never reach aiomqtt's queue (the intake takes them), so this only
+            # waits for the disconnect, which it raises as MqttError.
+            async for _ in client.messages:
+                pass
+
+    # --- intake (runs inside the MQTT client's receive callback: must not block or raise) -----
+
+    def _on_message(self, message: aiomqtt.Message) -> None:
+        try:
+            self._take(message)
+        except Exception:  # noqa: BLE001 - never let one message break the client
+            self.stats.reject("internal", "handler failed", topic=str(message.topic))
+            log.exception("device link: message handler failed")
+
+    def _take(self, message: aiomqtt.Message) -> None:
+        topic_name = message.topic.value
+        topic = parse_topic(self.root, topic_name)
+        if topic is None:
+            self.stats.received["other"] += 1
+            self.stats.reject("bad_topic", "not a box upstream topic", topic=topic_name)
+            return
+        self.stats.received[topic.leaf] += 1
+        payload = message.payload
+        if not isinstance(payload, bytes | bytearray):
+            payload = str(payload).encode()
+        parsed = parse_upstream(topic, bytes(payload))
+        if isinstance(parsed, Rejection):
+            self.stats.reject(parsed.reason, parsed.detail, topic=topic_name)
+            return
+        now = utcnow()
+        if isinstance(parsed, Heartbeat):
+            self.health.note_heartbeat(topic.code, parsed, now)
+        elif isinstance(parsed, Status):
+            self.health.note_status(topic.code, parsed, now)
+        elif isinstance(parsed, CallSignal):
+            for handler in list(self._call_handlers):
+                self._spawn(handler(topic.code, parsed))
+        else:
+            self._events.put_nowait((topic.code, parsed))
+
+    # --- events ---------------------------------------------------------------------------------
+
+    async def _event_worker(self) -> None:
+        while True:
+            code, event = await self._events.get()
+            try:
+                await self.handle_event(code, event)
+            except Exception:  # noqa: BLE001 - not acked: the box resends and we retry
+                self.stats.events["failed"] += 1
+                log.exception("device link: event %s from %s failed", event.event_id, code)
+
+    async def handle_event(self, code: str, event: BoxEventMessage) -> None:
+        """Store ``event`` once (with what it means), then acknowledge it to the box."""
+        event_id = event.event_id.lower()
+        effects: list[Effect] = []
+        try:
+            async with self.db.write() as session:
+                box = await session.scalar(select(SosBox).where(SosBox.code == code))
+                if box is None or not box.enabled:
+                    reason = "unknown_box" if box is None else "disabled_box"
+                    self.stats.reject(reason, f"event {event_id} dropped", topic=code)
+                    return
+                owner = await session.scalar(
+                    select(BoxEvent.box_id).where(BoxEvent.event_id == event_id)
+                )
+                if owner is None:
+                    effects = await self._store(session, box, event, event_id)
+                elif owner != box.id:
+                    self.stats.reject("event_id_conflict", f"{event_id} belongs to another box",
+                                      topic=code)
+                    return
+                else:
+                    self.stats.events["duplicates"] += 1
+        except IntegrityError:
+            # Another process (or an earlier attempt) stored it first: a duplicate.
+            async with self.db.session() as session:
+                if await session.scalar(
+                    select(BoxEvent.id).where(BoxEvent.event_id == event_id)
+                ) is None:
+                    raise
+            self.stats.events["duplicates"] += 1
+            effects = []
+        if effects:
+            await self._run_effects(effects)
+        self._spawn(self._ack(code, event.event_id))
+
+    async def _store(
+        self, session: Any, box: SosBox, event: BoxEventMessage, event_id: str
+    ) -> list[Effect]:
+        now = utcnow()
+        row = BoxEvent(
+            event_id=event_id,
+            box_id=box.id,
+            seq=event.seq,
+            kind=event.kind,
+            device_time=event.time,
+            received_at=now,
+            payload=event.model_dump(mode="json", exclude_none=True),
+        )
+        session.add(row)
+        await session.flush()
+        # An event is a sign of life as good as a heartbeat.
+        box.last_seen_at = now
+        box.last_seq = max(box.last_seq or 0, event.seq)
+        if box.status != "online":
+            box.status, box.status_since = "online", now
+        if isinstance(event, SelfTest):
+            box.last_self_test_at = event.time
+            box.self_test_ok = event.ok
+            failed = [name for name, check in event.checks.items() if not check.ok]
+            box.self_test_detail = (
+                ("failed: " + ", ".join(sorted(failed))) if failed else "all checks passed"
+            )[:300]
+        effects = await on_box_event(session, box=box, event=row, settings=self.settings)
+        self.stats.events["accepted"] += 1
+        self.stats.events[event.kind] += 1
+        return effects
+
+    async def _ack(self, code: str, event_id: str) -> None:
+        try:
+            await self._publish(topic_for(self.root, code, "ack"), Ack(event_id=event_id).encode())
+            self.stats.events["acks_sent"] += 1
+        except Exception as exc:  # noqa: BLE001 - the box resends; we ack again then
+            self.stats.events["ack_failures"] += 1
+            log.warning("device link: ack of %s to %s failed: %s", event_id, code, exc)
+
+    # --- downstream -----------------------------------------------------------------------------
+
+    async def send_command(self, box_code: str, command: dict[str, Any]) -> None:
+        """Send a command to one box (QoS 1).
+
+        ``command`` names its ``type`` (``help_coming``, ``strobe`` {on}, ``play_message``
+        {text | message_id}, ``self_test``, ``call_offer`` / ``call_answer`` / ``call_ice`` /
+        ``call_end`` {call_id, sdp, candidate, reason}); ``cmd`` is accepted for ``type``.
+        ``cmd_id`` and ``time`` are filled in. Raises ``ValueError`` for an invalid command and
+        :class:`LinkUnavailable` when the broker is not reachable now.
+        """
+        body = {k: v for k, v in command.items() if k != "cmd"}
+        body.setdefault("type", command.get("cmd"))
+        body.setdefault("cmd_id", str(uuid.uuid4()))
+        body.setdefault("time", utcnow())
+        try:
+            payload = COMMANDS.validate_python(body).encode()
+        except Exception as exc:
+            raise ValueError(f"invalid box command: {exc}") from None
+        await self._publish(topic_for(self.root, box_code, "cmd"), payload)
+        self.stats.commands[str(body["type"])] += 1
+
+    def on_call_signal(self, handler: CallHandler) -> Callable[[], None]:
+        """Call ``handler(box_code, signal)`` for each call message from a box; returns the
+        function that unsubscribes (the call service registers here)."""
+        self._call_handlers.append(handler)
+        return lambda: self._call_handlers.remove(handler)
+
+    async def _publish(self, topic: str, payload: bytes) -> None:
+        client = self._client
+        if client is None:
+            raise LinkUnavailable("device link is not connected to the MQTT broker")
+        await client.publish(topic, payload, qos=1, timeout=10)
+
+    # --- helpers --------------------------------------------------------------------------------
+
+    async def _run_effects(self, effects: list[Effect]) -> None:
+        await run_effects(effects, live_hub=getattr(self.state, "live_hub", None), box_link=self)
+
+    def _spawn(self, job: Awaitable[Any]) -> None:
+        task = asyncio.ensure_future(job)
+        self._inflight.add(task)
+        task.add_done_callback(self._inflight.discard)
+
+    def snapshot(self) -> dict[str, Any]:
+        """Counters and connection state for the admins' stats endpoint."""
+        data = self.stats.snapshot()
+        data["connected"] = self.connected.is_set()
+        data["events"]["queued"] = self._events.qsize()
+        data["heartbeats"]["pending_boxes"] = len(self.health.pending)
+        if self.broker is not None:
+            gate = self.broker.gate
+            data["broker"] = {
+                "mode": "embedded",
+                "host": self.broker.host,
+                "port": self.broker.port,
+                "denied_logins": gate.denied_logins,
+                "denied_topics": gate.denied_topics,
+            }
+        else:
+            url = urlsplit(self.settings.mqtt_url or "")
+            data["broker"] = {"mode": "external", "host": url.hostname, "port": url.port}
+        return data
