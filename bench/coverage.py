@@ -1,6 +1,7 @@
 """Benchmark: camera coverage queries with many cameras.
 
-    /tmp/v/bin/python bench/coverage.py [--cameras 10000] [--points 300] [--backend sqlite|postgresql]
+    /tmp/v/bin/python bench/coverage.py [--cameras 10000] [--points 300] \
+        [--backend sqlite|postgresql]
 
 Measures, in-process against a real database:
 - ``cameras_seeing`` (what the SOS alarm pop-up calls), beside two references from the same run:
@@ -40,7 +41,7 @@ from safezone.db.migrate import upgrade
 from safezone.zones.schemas import ZoneCreate
 from safezone.zones.service import create_zone
 
-LAT0, LON0, SPAN = 13.72, 100.50, 0.05  # a ~5.5 km square of Bangkok
+LAT0, LON0, SPAN = 13.68, 100.46, 0.15  # a ~16 km square of Bangkok (~40 cameras per km²)
 PG_ADMIN = os.environ.get("SAFEZONE_TEST_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
 
 

@@ -100,6 +100,8 @@ def settings(tmp_path: Path, database_url: str, db: Database) -> Settings:
         # The camera monitor probes and rewrites the status of every linked camera in the
         # background; tests that want it turn it on (tests/cameras/test_health_monitor.py).
         camera_monitor_enabled=False,
+        # The app's embedded MQTT broker takes any free port (1883 may be Mosquitto's).
+        mqtt_port=0,
     )
 
 

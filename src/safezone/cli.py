@@ -21,6 +21,7 @@ from safezone.evidence.cli import evidence_app
 from safezone.i18n import translate
 from safezone.problems import Problem
 from safezone.settings import Settings, get_settings
+from safezone.sim.cli import sim_app
 from safezone.sos.cli import box_app
 
 T = TypeVar("T")
@@ -35,6 +36,7 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(camera_app, name="camera")
 app.add_typer(evidence_app, name="evidence")
 app.add_typer(box_app, name="box")
+app.add_typer(sim_app, name="sim")
 
 
 def _lang() -> str:

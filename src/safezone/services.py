@@ -33,8 +33,9 @@ class BackgroundServices:
         # The app's state (live_hub, box_link), for services that push to consoles or boxes.
         self.state = state
         self._tasks: list[asyncio.Task[None]] = []
-        # Live view: shared camera upstreams (closed with the app) and snapshot grabs.
-        self.live_hub = LiveHub(grace_s=settings.live_grace_s)
+        # Live video: shared camera upstreams (closed with the app) and snapshot grabs. (Not
+        # app.state.live_hub, which is the consoles' message hub.)
+        self.live_video = LiveHub(grace_s=settings.live_grace_s)
         self.snapshots = SnapshotGrabber(settings, max_age_s=settings.live_snapshot_max_age_s)
         # Evidence: rolling pre-roll buffers, clip recordings, restart recovery, daily purge.
         self.evidence = EvidenceWorkers(db=db, settings=settings)
@@ -72,7 +73,7 @@ class BackgroundServices:
                 await task
         self._tasks.clear()
         await self.evidence.stop()
-        await self.live_hub.close()
+        await self.live_video.close()
 
     async def _housekeeping(self, every_s: float = 600.0) -> None:
         """Drop expired sessions/tokens and stale throttle counters."""

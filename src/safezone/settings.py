@@ -167,6 +167,16 @@ class Settings(BaseSettings):
         title="Device link",
         description="Connect to the MQTT broker and take SOS-box events (off: HTTP only).",
     )
+    device_link_workers: int = Field(
+        default=0,
+        ge=0,
+        le=64,
+        title="Event workers",
+        description=(
+            "Box events stored in parallel (one box's events always in order). "
+            "0: 1 on SQLite (one writer anyway), 4 on PostgreSQL."
+        ),
+    )
     box_heartbeat_s: float = Field(
         default=30.0,
         gt=0,
@@ -289,6 +299,15 @@ class Settings(BaseSettings):
             "page reload or a wall layout change reuses it instead of reconnecting."
         ),
     )
+    live_policy_recheck_s: float = Field(
+        default=15.0,
+        gt=0,
+        title="Live view policy re-check (s)",
+        description=(
+            "A running view is checked against role and the owner's policy this often, so it "
+            "ends when the alarm that allowed it closes or the owner stops sharing."
+        ),
+    )
     live_snapshot_max_age_s: float = Field(
         default=15.0,
         gt=0,
@@ -321,6 +340,15 @@ class Settings(BaseSettings):
         ge=0,
         title="Longest rolling buffer (s)",
         description="Caps a camera's buffer_seconds (the pre-roll kept in memory for clips).",
+    )
+    evidence_max_active_clips: int = Field(
+        default=32,
+        ge=1,
+        title="Clips recording at once",
+        description=(
+            "Most clips pending or recording at one time (each live one holds a camera "
+            "connection); further requests are refused until some finish."
+        ),
     )
     evidence_buffer_memory_mb: int = Field(
         default=256,

@@ -83,10 +83,10 @@ async def request_clip(
 
 
 async def finished(
-    app: Any, client: httpx.AsyncClient, user: dict[str, Any], clip_id: str, timeout: float = 30
+    app: Any, client: httpx.AsyncClient, user: dict[str, Any], clip_id: str, limit_s: float = 30
 ) -> dict[str, Any]:
     """Wait for the recording task, then read the clip."""
-    await asyncio.wait_for(app.state.services.evidence.recorder.wait(clip_id), timeout)
+    await asyncio.wait_for(app.state.services.evidence.recorder.wait(clip_id), limit_s)
     resp = await client.get(f"/api/v1/clips/{clip_id}", headers=user["headers"])
     assert resp.status_code == 200, resp.text
     body: dict[str, Any] = resp.json()
@@ -100,7 +100,8 @@ def ffprobe(target: str | Path, entries: str) -> dict[str, Any]:
     if "extradata" in entries:
         args.append("-show_data")
     if str(target).startswith("rtsp://"):
-        args += ["-rtsp_transport", "tcp"]
+        # The SDP carries the codec parameters: no need to wait ~2 s probing packets.
+        args += ["-rtsp_transport", "tcp", "-analyzeduration", "0", "-probesize", "32"]
     out = subprocess.run([*args, str(target)], capture_output=True, text=True, timeout=20,
                          check=True)
     data: dict[str, Any] = json.loads(out.stdout)

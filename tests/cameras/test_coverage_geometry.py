@@ -11,9 +11,16 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from pyproj import Geod
-from shapely.geometry import Point
+from shapely.geometry import Point, Polygon
 
-from safezone.cameras.wedges import arc_step_deg, degree_box, has_fov, in_view, wedge
+from safezone.cameras.wedges import (
+    arc_step_deg,
+    degree_box,
+    display_ring,
+    has_fov,
+    in_view,
+    wedge,
+)
 from safezone.geo.area import geodesic_area_km2
 
 GEOD = Geod(ellps="WGS84")
@@ -110,6 +117,23 @@ def test_enough_arc_vertices_for_long_ranges() -> None:
         assert range_m * (1 - math.cos(half)) <= 0.0501
         assert arc_step_deg(range_m) <= 1.0
     assert len(wedge(LAT, LON, 0.0, 90.0, 2000.0).exterior.coords) > 110
+
+
+def test_the_map_copy_is_lighter_but_within_half_a_metre() -> None:
+    for bearing, fov, range_m in ((90.0, 90.0, 50.0), (None, 360.0, 400.0), (10.0, 120.0, 2000.0)):
+        ring = display_ring(LAT, LON, bearing, fov, range_m)
+        precise = wedge(LAT, LON, bearing, fov, range_m)
+        shown = Polygon(ring)
+        assert shown.is_valid and shown.exterior.is_ccw and ring[0] == ring[-1]
+        assert len(ring) < len(precise.exterior.coords)
+        assert geodesic_area_km2(shown) == pytest.approx(geodesic_area_km2(precise), rel=0.01)
+        # Every arc chord's midpoint is within 0.5 m of the true arc.
+        for (x1, y1), (x2, y2) in zip(ring, ring[1:], strict=False):
+            _a, _b, d1 = GEOD.inv(LON, LAT, x1, y1)
+            _a, _b, d2 = GEOD.inv(LON, LAT, x2, y2)
+            if abs(d1 - range_m) < 0.01 and abs(d2 - range_m) < 0.01:
+                _a, _b, mid = GEOD.inv(LON, LAT, (x1 + x2) / 2, (y1 + y2) / 2)
+                assert range_m - 0.51 <= mid <= range_m + 0.01
 
 
 def test_degree_box_holds_every_point_within_range() -> None:

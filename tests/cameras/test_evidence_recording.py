@@ -230,3 +230,16 @@ async def test_unreachable_camera_fails_with_a_reason(
     assert clip["status"] == "failed"
     assert clip["error"] and clip["sha256"] is None
     assert not list((settings.data_dir / "evidence").glob(f"{clip['id']}*"))
+
+
+async def test_clips_at_once_are_capped(
+    app: Any, client: httpx.AsyncClient, db: Database, settings: Settings,
+    make_user: UserFactory,
+) -> None:
+    app.state.settings.evidence_max_active_clips = 1
+    cam = await add_camera(db, settings, code="EV-CAP", url="rtsp://127.0.0.1:9/none")
+    operator = await make_user(Role.operator)
+    first = await request_clip(client, operator, cam, 50 * 60, 50 * 60 + 5)
+    assert first.status_code == 202 and first.json()["status"] == "pending"
+    second = await request_clip(client, operator, cam, 50 * 60, 50 * 60 + 5)
+    assert second.status_code == 429 and second.json()["code"] == "clip_too_many"

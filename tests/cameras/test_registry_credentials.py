@@ -8,6 +8,7 @@ from typing import Any
 
 import httpx
 import pytest
+from cryptography.fernet import Fernet
 from sqlalchemy import select
 
 from safezone.auth.roles import Role
@@ -92,7 +93,7 @@ async def test_credentials_are_sealed_and_never_shown(
 
 
 async def test_tier_follows_the_stream_url(
-    client: httpx.AsyncClient, make_user: UserFactory
+    client: httpx.AsyncClient, make_user: UserFactory, db: Database, settings: Settings
 ) -> None:
     h = (await make_user(Role.supervisor))["headers"]
     pin = (await client.post("/api/v1/cameras", headers=h, json=camera_body("PIN"))).json()
@@ -104,29 +105,48 @@ async def test_tier_follows_the_stream_url(
     # The tier is derived: clients cannot set it.
     forced = await client.post("/api/v1/cameras", headers=h, json=camera_body("X", tier="linked"))
     assert forced.status_code == 422
+    # A login sealed with another key cannot be half-changed, but a whole new one replaces it.
+    async with db.write() as session:
+        camera = await session.get(Camera, pin["id"])
+        assert camera is not None
+        camera.credentials_enc = CredentialBox(Fernet.generate_key().decode()).seal("x", "y")
+    half = await client.patch(f"/api/v1/cameras/{pin['id']}", headers=h, json={"password": "z"})
+    assert half.status_code == 409 and half.json()["code"] == "camera_credentials_unreadable"
+    whole = await client.patch(f"/api/v1/cameras/{pin['id']}", headers=h,
+                               json={"username": "u2", "password": NEW_SECRET})
+    assert whole.status_code == 200
+    box = CredentialBox(settings.resolved_credentials_key())
+    assert box.open((await _stored(db, pin["id"])).credentials_enc) == ("u2", NEW_SECRET)
     # A null for a column that cannot be empty leaves it alone.
     kept = await client.patch(f"/api/v1/cameras/{pin['id']}", headers=h,
                               json={"buffer_seconds": None, "sharing_policy": None})
     assert kept.status_code == 200 and kept.json()["sharing_policy"] == "always"
 
 
-@pytest.mark.parametrize("over,field", [
+BAD_INPUT: list[tuple[dict[str, Any], str]] = [
     ({"stream_url": f"ftp://u:{SECRET}@192.0.2.1/x"}, "stream_url"),
     ({"stream_url": f"rtsp://u:{SECRET}@/nohost"}, "stream_url"),
+    ({"stream_url": f"rtsp://u:{SECRET}@192.0.2.1:99999/x"}, "stream_url"),
     ({"sub_stream_url": "not a url"}, "sub_stream_url"),
     ({"buffer_seconds": 301}, "buffer_seconds"),
     ({"sharing_policy": "sometimes"}, "sharing_policy"),
     ({"bearing_deg": 360}, "bearing_deg"),
-])
+    ({"password": "x" * 201}, "password"),
+]
+
+
 async def test_bad_registry_input_is_refused_without_echoing_secrets(
-    client: httpx.AsyncClient, make_user: UserFactory, over: dict[str, Any], field: str
+    client: httpx.AsyncClient, make_user: UserFactory
 ) -> None:
     h = (await make_user(Role.admin))["headers"]
-    resp = await client.post("/api/v1/cameras", headers={**h, "Accept-Language": "en"},
-                             json=camera_body("BAD", **over))
-    assert resp.status_code == 422
-    assert [e["field"] for e in resp.json()["errors"]] == [field]
-    assert SECRET not in resp.text
+    for over, field in BAD_INPUT:
+        resp = await client.post("/api/v1/cameras", headers={**h, "Accept-Language": "en"},
+                                 json=camera_body("BAD", **over))
+        assert resp.status_code == 422, over
+        assert [e["field"] for e in resp.json()["errors"]] == [field]
+        assert SECRET not in resp.text
+        if field == "stream_url":
+            assert resp.json()["errors"][0]["message"].startswith("stream_url: must be an rtsp")
 
 
 async def test_two_different_logins_in_the_urls_are_refused(

@@ -6,21 +6,26 @@ bearing/FOV/range recorded are common in a new zone), the nearest cameras within
 ``alarm_camera_fallback_m`` are offered instead, marked ``camera_match = "nearest"`` so the
 console can say they *may* see it.
 
-Nearby alarms: any other alarm within ``alarm_correlation_radius_m`` and
+Nearby alarms: other alarms within ``alarm_correlation_radius_m`` and
 ``alarm_correlation_window_s`` of this one (several boxes pressed at one scene, or a tamper
 next to a press), except those of the same incident (a box pressed again). Links are kept
 both ways, so either alarm's panel lists the other.
+
+Everything here is read before the alarm is inserted, so the pipeline needs few round trips
+to the database (each one counts on the way to the console).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from safezone.alarms.models import Alarm
+from safezone.alarms.views import CameraLike
 from safezone.cameras.coverage import cameras_seeing
 from safezone.cameras.models import Camera
 from safezone.cameras.wedges import degree_box
@@ -28,43 +33,56 @@ from safezone.geo.area import distance_m
 from safezone.settings import Settings
 
 MAX_CAMERAS = 8
+# A crowd pressing one box for an hour must not make every press rewrite hundreds of rows:
+# the newest few neighbours are what an operator can use.
+MAX_NEARBY = 20
 
 
 @dataclass(frozen=True, slots=True)
 class Correlation:
-    cameras: list[int] = field(default_factory=list)
+    cameras: list[CameraLike] = field(default_factory=list)
     camera_match: str = "none"  # fov | nearest | none
-    nearby_alarms: list[int] = field(default_factory=list)
+    nearby: list[Alarm] = field(default_factory=list)
+
+    @property
+    def found(self) -> bool:
+        return bool(self.cameras or self.nearby)
+
+    def related(self) -> dict[str, Any]:
+        """The ``Alarm.related`` value: {"cameras": [ids], "camera_match", "nearby_alarms"}."""
+        return {
+            "cameras": [c.id for c in self.cameras],
+            "camera_match": self.camera_match,
+            "nearby_alarms": [a.id for a in self.nearby],
+        }
 
 
 async def nearest_cameras(
     session: AsyncSession, lat: float, lon: float, *, radius_m: float, limit: int = MAX_CAMERAS
-) -> list[int]:
+) -> list[Camera]:
     """Cameras within ``radius_m`` of the point, nearest first (geodesic distance)."""
     west, south, east, north = degree_box(lat, lon, radius_m)
-    rows = await session.execute(
-        select(Camera.id, Camera.lat, Camera.lon).where(
-            Camera.lat.between(south, north), Camera.lon.between(west, east)
-        )
+    rows = await session.scalars(
+        select(Camera).where(Camera.lat.between(south, north), Camera.lon.between(west, east))
     )
     near = []
-    for cam_id, cam_lat, cam_lon in rows:
-        dist = distance_m(cam_lon, cam_lat, lon, lat)
+    for camera in rows:
+        dist = distance_m(camera.lon, camera.lat, lon, lat)
         if dist <= radius_m:
-            near.append((dist, cam_id))
-    near.sort()
-    return [cam_id for _dist, cam_id in near[:limit]]
+            near.append((dist, camera.id, camera))
+    near.sort(key=lambda item: (item[0], item[1]))
+    return [camera for _dist, _id, camera in near[:limit]]
 
 
 async def cameras_for(
     session: AsyncSession, lat: float, lon: float, *, settings: Settings
-) -> tuple[list[int], str]:
+) -> tuple[list[CameraLike], str]:
     """The cameras to show with an alarm at (lat, lon) and how they were matched."""
     seeing = await cameras_seeing(session, lat, lon)
     if seeing:
-        return [cam.id for cam in seeing[:MAX_CAMERAS]], "fov"
+        return list(seeing[:MAX_CAMERAS]), "fov"
     near = await nearest_cameras(session, lat, lon, radius_m=settings.alarm_camera_fallback_m)
-    return near, ("nearest" if near else "none")
+    return list(near), ("nearest" if near else "none")
 
 
 async def nearby_alarms(
@@ -74,11 +92,11 @@ async def nearby_alarms(
     lon: float,
     at: datetime,
     settings: Settings,
-    exclude: int | None = None,
     exclude_incident: int | None = None,
 ) -> list[Alarm]:
-    """Other alarms within the correlation radius and time window of (lat, lon, at); alarms
-    of ``exclude_incident`` are left out (they are linked through their incident already)."""
+    """Alarms within the correlation radius and time window of (lat, lon, at), newest first,
+    at most ``MAX_NEARBY``; alarms of ``exclude_incident`` are left out (they are linked
+    through their incident already)."""
     radius = settings.alarm_correlation_radius_m
     window = timedelta(seconds=settings.alarm_correlation_window_s)
     west, south, east, north = degree_box(lat, lon, radius)
@@ -88,39 +106,43 @@ async def nearby_alarms(
         Alarm.lat.between(south, north),
         Alarm.lon.between(west, east),
     )
-    if exclude is not None:
-        query = query.where(Alarm.id != exclude)
     if exclude_incident is not None:
         query = query.where(
             (Alarm.incident_id.is_(None)) | (Alarm.incident_id != exclude_incident)
         )
     found = []
-    for other in await session.scalars(query.order_by(Alarm.raised_at.desc())):
+    for other in await session.scalars(query.order_by(Alarm.raised_at.desc(), Alarm.id.desc())):
         if other.lat is None or other.lon is None:
             continue
         if distance_m(other.lon, other.lat, lon, lat) <= radius:
             found.append(other)
+            if len(found) >= MAX_NEARBY:
+                break
     return found
 
 
-async def correlate(session: AsyncSession, alarm: Alarm, *, settings: Settings) -> Correlation:
-    """Find the alarm's cameras and neighbours, and store them on it (and on the neighbours)."""
-    if alarm.lat is None or alarm.lon is None:
-        return Correlation()
-    cameras, match = await cameras_for(session, alarm.lat, alarm.lon, settings=settings)
+async def correlate(
+    session: AsyncSession,
+    *,
+    lat: float,
+    lon: float,
+    at: datetime,
+    settings: Settings,
+    exclude_incident: int | None = None,
+) -> Correlation:
+    """The cameras and neighbours of an alarm about to be raised at (lat, lon, at)."""
+    cameras, match = await cameras_for(session, lat, lon, settings=settings)
     others = await nearby_alarms(
-        session, lat=alarm.lat, lon=alarm.lon, at=alarm.raised_at, settings=settings,
-        exclude=alarm.id, exclude_incident=alarm.incident_id,
+        session, lat=lat, lon=lon, at=at, settings=settings, exclude_incident=exclude_incident
     )
-    for other in others:
+    return Correlation(cameras, match, others)
+
+
+def link_back(alarm: Alarm, neighbours: list[Alarm]) -> None:
+    """Add ``alarm`` to each neighbour's list, so the link shows from both sides."""
+    for other in neighbours:
         linked = list((other.related or {}).get("nearby_alarms", []))
         if alarm.id not in linked:
+            kept = [*linked, alarm.id][-MAX_NEARBY:]
             # A new dict: JSON columns only notice reassignment, not in-place changes.
-            other.related = {**(other.related or {}), "nearby_alarms": [*linked, alarm.id]}
-    result = Correlation(cameras, match, [o.id for o in others])
-    alarm.related = {
-        "cameras": result.cameras,
-        "camera_match": result.camera_match,
-        "nearby_alarms": result.nearby_alarms,
-    }
-    return result
+            other.related = {**(other.related or {}), "nearby_alarms": kept}

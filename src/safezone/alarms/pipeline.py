@@ -35,13 +35,13 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from safezone.alarms import power
-from safezone.alarms.correlate import correlate
+from safezone.alarms.correlate import correlate, link_back
 from safezone.alarms.effects import Effect, Push
 from safezone.alarms.models import Alarm
-from safezone.alarms.views import OPEN_STATUSES, alarm_views
+from safezone.alarms.views import OPEN_STATUSES, alarm_view, alarm_views
 from safezone.alerts.models import Alert
 from safezone.db.base import utcnow
-from safezone.incidents.service import add_event, incident_for_alarm
+from safezone.incidents.service import add_event, open_incident, recent_incident_of_box
 from safezone.settings import Settings, get_settings
 from safezone.sos.models import BoxEvent, SosBox
 
@@ -85,6 +85,16 @@ async def _raise_alarm(
     session: AsyncSession, *, box: SosBox, event: BoxEvent, at: datetime, settings: Settings
 ) -> list[Effect]:
     kind, priority, silent, may_open = ALARM_KINDS[event.kind]
+    # Reads first, writes after: the fewer round trips, the sooner the console hears.
+    since = at - timedelta(seconds=settings.alarm_attach_window_s)
+    incident = await recent_incident_of_box(session, box_id=box.id, since=since)
+    found = await correlate(
+        session, lat=box.lat, lon=box.lon, at=at, settings=settings,
+        exclude_incident=incident.id if incident is not None else None,
+    )
+    opened = incident is None and may_open
+    if opened:
+        incident = await open_incident(session, box=box, kind=kind, priority=priority, at=at)
     alarm = Alarm(
         event_id=event.event_id,
         box_id=box.id,
@@ -95,26 +105,27 @@ async def _raise_alarm(
         lat=box.lat,
         lon=box.lon,
         zone_id=box.zone_id,
+        incident_id=incident.id if incident is not None else None,
         device_time=event.device_time,
         raised_at=at,
-        related={},
+        related=found.related(),
     )
     session.add(alarm)
     await session.flush()
-    incident, _opened = await incident_for_alarm(
-        session, alarm=alarm, box=box, attach_window_s=settings.alarm_attach_window_s,
-        may_open=may_open,
-    )
-    found = await correlate(session, alarm, settings=settings)
-    if incident is not None and (found.cameras or found.nearby_alarms):
+    link_back(alarm, found.nearby)
+    if incident is not None:
+        # A press after a door alarm makes the whole incident urgent.
+        incident.priority = min(incident.priority, priority)
         add_event(
-            session, incident.id, "correlated", at=at, alarm_id=alarm.id,
-            cameras=found.cameras, camera_match=found.camera_match,
-            nearby_alarms=found.nearby_alarms,
+            session, incident.id, "opened" if opened else "alarm_attached", at=at,
+            alarm_id=alarm.id, alarm_kind=kind, event_id=alarm.event_id, box_id=box.id,
+            box_code=box.code,
         )
+        if found.found:
+            add_event(session, incident.id, "correlated", at=at, alarm_id=alarm.id,
+                      **found.related())
     await session.flush()
-    (view,) = await alarm_views(session, [alarm])
-    return [Push("alarm.new", view)]
+    return [Push("alarm.new", alarm_view(alarm, box, found.cameras))]
 
 
 async def _press_to_cancel(

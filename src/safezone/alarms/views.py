@@ -8,7 +8,7 @@ boxes and one for the cameras of any number of alarms.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -19,6 +19,29 @@ from safezone.geo.area import distance_m
 from safezone.sos.models import SosBox
 
 OPEN_STATUSES = ("new", "acknowledged")
+
+
+class CameraLike(Protocol):
+    """What a camera view needs: a ``Camera`` row or a ``cameras.coverage.SeeingCamera``."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def code(self) -> str: ...
+    @property
+    def name_th(self) -> str: ...
+    @property
+    def name_en(self) -> str: ...
+    @property
+    def lat(self) -> float: ...
+    @property
+    def lon(self) -> float: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def tier(self) -> str: ...
+    @property
+    def sharing_policy(self) -> str: ...
 
 
 def box_view(box: SosBox) -> dict[str, Any]:
@@ -40,7 +63,7 @@ def box_view(box: SosBox) -> dict[str, Any]:
     }
 
 
-def camera_view(camera: Camera, lat: float | None, lon: float | None) -> dict[str, Any]:
+def camera_view(camera: CameraLike, lat: float | None, lon: float | None) -> dict[str, Any]:
     """A camera next to an alarm: where it is, whether it works, how far from the alarm."""
     dist = None
     if lat is not None and lon is not None:
@@ -60,7 +83,7 @@ def camera_view(camera: Camera, lat: float | None, lon: float | None) -> dict[st
 
 
 def alarm_view(
-    alarm: Alarm, box: SosBox | None, cameras: Sequence[Camera] = ()
+    alarm: Alarm, box: SosBox | None, cameras: Sequence[CameraLike] = ()
 ) -> dict[str, Any]:
     """One alarm with its box and cameras, JSON-ready apart from datetimes."""
     related = alarm.related or {}

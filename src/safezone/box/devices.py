@@ -158,7 +158,10 @@ class GpioInputs:
 
         def hook(name: str, device: Any, active: bool) -> Callable[[], None]:
             # gpiozero calls back from its own thread: hand over to the event loop.
-            return lambda: loop.call_soon_threadsafe(on_input, name, active)
+            def callback() -> None:
+                loop.call_soon_threadsafe(on_input, name, active)
+
+            return callback
 
         for name in ("button", "cancel", "tamper", "door", "mains"):
             pin = getattr(pins, name)

@@ -68,6 +68,7 @@ class SheetRow:
     code: str | None  # external_id
     values: dict[str, Any]  # CameraCreate/Update fields from the non-blank cells, typed
     owner: str | None
+    name: str | None = None  # the Thai name as written, shown in reports even for bad rows
     issues: list[RowIssue] = field(default_factory=list)
     labels: dict[str, str] = field(default_factory=dict)  # schema field -> header in the file
 
@@ -230,8 +231,9 @@ def _row(number: int, cells: list[Any], by_index: dict[int, str], written: dict[
         raw[column.field] = value
         labels[column.field] = written[key]
     code = raw.get("code")
+    name = raw.get("name_th")
     row = SheetRow(number=number, code=str(code) if code is not None else None, values={},
-                   owner=owner, labels=labels)
+                   owner=owner, name=str(name) if name is not None else None, labels=labels)
     if code is None:
         row.issues.append(RowIssue(written.get("external_id"), "missing", "validation.missing",
                                    {"field": written.get("external_id", "external_id")}))

@@ -5,15 +5,16 @@ from __future__ import annotations
 import json
 import unicodedata
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from safezone.cameras.bulk_import import ImportFileError, read_sheet
-from safezone.cameras.import_service import ImportReport, cli_principal, issue_dict, run_import
-from safezone.db.engine import Database
 from safezone.i18n import translate
 from safezone.settings import get_settings
+
+if TYPE_CHECKING:
+    from safezone.cameras.import_service import ImportReport
+    from safezone.db.engine import Database
 
 camera_app = typer.Typer(help="Manage the camera registry.", no_args_is_help=True)
 
@@ -33,6 +34,8 @@ def _pad(text: str, width: int) -> str:
 
 def format_report(report: ImportReport, lang: str, *, failed_only: bool = False) -> str:
     """The report as a plain-text table, one line per row, then the totals."""
+    from safezone.cameras.import_service import issue_dict
+
     sheet = report.sheet
     lines = [
         f"file: {report.filename} ({sheet.format}"
@@ -80,6 +83,9 @@ def import_command(
     Exit status: 0 all rows fine, 1 some rows failed (the good ones are imported), 2 the file
     cannot be read.
     """
+    # Imported here, not at the top: every other ``safezone`` command would pay for them.
+    from safezone.cameras.bulk_import import ImportFileError, read_sheet
+    from safezone.cameras.import_service import cli_principal, run_import
     from safezone.cli import _lang, fail, run_db  # the root CLI imports this module
 
     settings = get_settings()

@@ -1,14 +1,14 @@
 """The ``camera_fov`` map layer: every camera's field-of-view wedge as a GeoJSON polygon.
 
-Partners get only their own organisation's cameras. The wedge polygons come from the shared
-cache in ``wedges``, so redrawing the map costs the database query and the serialisation only.
+Partners get only their own organisation's cameras. The rings come from the display cache in
+``wedges`` (coarser than the measurement wedges, within 0.5 m of the arc), so redrawing the map
+costs the database query and the serialisation only.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from shapely.geometry import Polygon
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -21,10 +21,9 @@ from safezone.cameras.coverage import (
     partner_scoped,
 )
 from safezone.cameras.models import Camera
-from safezone.cameras.wedges import grow_box
+from safezone.cameras.wedges import display_ring, grow_box
 
 CAMERA_FOV = "camera_fov"
-_DECIMALS = 7  # ~1 cm, as the zones' stored geometry
 
 
 def layer_info(count: int) -> dict[str, Any]:
@@ -45,20 +44,15 @@ async def fov_layer_info(session: AsyncSession, who: Principal) -> dict[str, Any
     return layer_info(int(await session.scalar(query) or 0))
 
 
-def _ring(coords: Any) -> list[list[float]]:
-    return [[round(x, _DECIMALS), round(y, _DECIMALS)] for x, y in coords]
-
-
 def fov_feature(cam: CameraFov) -> dict[str, Any]:
     """One camera's wedge as a GeoJSON Feature (exterior ring counter-clockwise, RFC 7946)."""
-    poly: Polygon = cam.polygon()
-    ring = _ring(poly.exterior.coords)
-    if not poly.exterior.is_ccw:
-        ring.reverse()
+    if cam.fov_deg is None or cam.range_m is None:
+        raise ValueError(f"camera {cam.id} has no field of view")
+    ring = display_ring(cam.lat, cam.lon, cam.bearing_deg, cam.fov_deg, cam.range_m)
     return {
         "type": "Feature",
         "id": cam.id,
-        "geometry": {"type": "Polygon", "coordinates": [ring]},
+        "geometry": {"type": "Polygon", "coordinates": (ring,)},
         "properties": {
             "id": cam.id,
             "camera_id": cam.id,
@@ -95,10 +89,15 @@ async def fov_geojson(
     rows = await session.execute(partner_scoped(query, Camera, who).order_by(Camera.id))
     features = []
     for row in rows:
-        cam = CameraFov(**row._asdict())
-        if bbox is not None:
-            w, s, e, n = cam.polygon().bounds
-            if e < bbox[0] or w > bbox[2] or n < bbox[1] or s > bbox[3]:
-                continue
-        features.append(fov_feature(cam))
+        feature = fov_feature(CameraFov(**row._asdict()))
+        if bbox is not None and not _reaches(feature["geometry"]["coordinates"][0], bbox):
+            continue
+        features.append(feature)
     return {"type": "FeatureCollection", "features": features}
+
+
+def _reaches(ring: tuple[tuple[float, float], ...], bbox: tuple[float, ...]) -> bool:
+    """Whether the ring's bounding box meets ``bbox`` (west, south, east, north)."""
+    xs = [x for x, _y in ring]
+    ys = [y for _x, y in ring]
+    return not (max(xs) < bbox[0] or min(xs) > bbox[2] or max(ys) < bbox[1] or min(ys) > bbox[3])

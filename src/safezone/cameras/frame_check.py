@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import os
 import tempfile
+import time
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -29,6 +30,10 @@ from safezone.settings import Settings
 
 MAX_SNAPSHOT_WIDTH = 1280  # bigger pictures are scaled down: a snapshot is for recognising
 _MAX_PACKETS = 600  # ~40 s of 15 fps video without one decodable picture: give up
+RETRY_PAUSE_S = 0.5
+# Two pictures less than this apart may rightly be identical (a camera's clock overlay ticks
+# once a second), so only pictures at least this far apart are compared for ``frozen``.
+FROZEN_GAP_S = 1.0
 
 
 class FrameError(Exception):
@@ -155,11 +160,19 @@ class FrameChecker:
     """Runs frame checks (at most ``max_in_flight`` decodes at once) and remembers, per camera,
     the previous picture (for ``frozen``) and the reference (cached by file time)."""
 
-    def __init__(self, settings: Settings, *, max_in_flight: int, timeout_s: float) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        max_in_flight: int,
+        timeout_s: float,
+        frozen_gap_s: float = FROZEN_GAP_S,
+    ) -> None:
         self.settings = settings
         self.timeout_s = timeout_s
+        self.frozen_gap_s = frozen_gap_s
         self._slots = asyncio.Semaphore(max_in_flight)
-        self._previous: dict[int, tamper.Gray] = {}
+        self._previous: dict[int, tuple[float, tamper.Gray]] = {}
         self._reference: dict[int, tuple[float, tamper.Gray | None]] = {}
         self._running: set[asyncio.Future[FrameCheck]] = set()
 
@@ -180,24 +193,39 @@ class FrameChecker:
             self._reference[camera_id] = cached
         return cached[1]
 
-    def _check_sync(self, camera_id: int, urls: list[str]) -> FrameCheck:
+    def _grab_any(self, urls: list[str]) -> Picture | FrameError:
+        """The first picture any of ``urls`` gives; one more round after a short pause when
+        none does: cameras and NVRs refuse a session now and then (503 while another client's
+        session is being torn down) although the stream is fine."""
         error: FrameError | None = None
-        for url in urls:
-            try:
-                picture = grab_picture(url, timeout_s=self.timeout_s)
-                break
-            except FrameError as exc:
-                error = error or exc
-        else:
+        for attempt in range(2):
+            for url in urls:
+                try:
+                    return grab_picture(url, timeout_s=self.timeout_s)
+                except FrameError as exc:
+                    error = error or exc
             assert error is not None  # noqa: S101 - urls is never empty
+            if attempt == 0 and error.reason != "unauthorized":
+                time.sleep(RETRY_PAUSE_S)  # in a worker thread: blocks nothing else
+        assert error is not None  # noqa: S101
+        return error
+
+    def _check_sync(self, camera_id: int, urls: list[str]) -> FrameCheck:
+        picture = self._grab_any(urls)
+        if isinstance(picture, FrameError):
             self.forget(camera_id)
-            return FrameCheck(reason=error.reason, detail=error.detail)
+            return FrameCheck(reason=picture.reason, detail=picture.detail)
         write_atomic(snapshot_path(self.settings, camera_id), picture.jpeg)
         reference = self._reference_gray(camera_id)
+        taken = time.monotonic()
+        previous = self._previous.get(camera_id)
+        if previous is not None and taken - previous[0] < self.frozen_gap_s:
+            previous = None  # too soon to tell a still scene from a hung one: keep the older
+        else:
+            self._previous[camera_id] = (taken, picture.gray)
         found = tamper.assess(
-            picture.gray, previous=self._previous.get(camera_id), reference=reference
+            picture.gray, previous=previous[1] if previous else None, reference=reference
         )
-        self._previous[camera_id] = picture.gray
         reference_set = False
         if reference is None and found is None and tamper.fit_as_reference(picture.gray):
             write_atomic(reference_path(self.settings, camera_id), picture.jpeg)

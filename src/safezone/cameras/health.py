@@ -45,15 +45,23 @@ log = logging.getLogger(__name__)
 # else changed: fresh enough for "last checked" in the console, and no write per probe.
 TOUCH_EVERY_S = 300.0
 _CAMERAS = cast(Table, Camera.__table__)
-_HEALTH_COLUMNS = (
+_WRITTEN = (
     "status", "status_since", "status_detail", "tamper", "codec", "width", "height", "fps",
-    "last_probe_at", "last_ok_at", "snapshot_at", "reference_at",
+    "last_probe_at", "last_ok_at", "snapshot_at",
 )
+# reference_at is also set by people (the reference-snapshot route): the monitor writes it only
+# when it took a reference itself, so it never overwrites theirs with a stale value.
+_HEALTH_COLUMNS = (*_WRITTEN, "reference_at")
 _WRITE = (
     update(_CAMERAS)
     .where(_CAMERAS.c.id == bindparam("b_id"))
     # Setting updated_at to itself keeps its onupdate from firing: health is not an edit.
-    .values(updated_at=_CAMERAS.c.updated_at, **{c: bindparam(f"b_{c}") for c in _HEALTH_COLUMNS})
+    .values(updated_at=_CAMERAS.c.updated_at, **{c: bindparam(f"b_{c}") for c in _WRITTEN})
+)
+_WRITE_REFERENCE = (
+    update(_CAMERAS)
+    .where(_CAMERAS.c.id == bindparam("b_id"))
+    .values(updated_at=_CAMERAS.c.updated_at, reference_at=bindparam("b_reference_at"))
 )
 
 
@@ -107,7 +115,10 @@ class CameraMonitor:
         now = utcnow()
         for h in self.cameras.values():
             self._set(h, "unknown", "monitor stopped", None, now)
-        await self.flush()
+        try:
+            await self.flush()
+        except Exception:  # noqa: BLE001 - shutting down: log it, do not block the shutdown
+            log.exception("camera health: the last write on stop failed")
 
     # --- watching one camera -------------------------------------------------------------
 
@@ -169,7 +180,7 @@ class CameraMonitor:
         h.snapshot_at = utcnow()
         h.frame_due = time.monotonic() + self.settings.camera_frame_check_interval_s
         if h.frame.reference_set:
-            h.reference_at, h.dirty = h.snapshot_at, True
+            h.reference_at, h.reference_pending, h.dirty = h.snapshot_at, True, True
 
     def _after_probe(self, h: CameraHealth, probe: ProbeResult, now: datetime) -> None:
         h.last_probe_at = now
@@ -189,7 +200,9 @@ class CameraMonitor:
     ) -> None:
         detail = detail[:300] if detail else None
         if status != h.status:
-            log.info("camera %s: %s → %s (%s)", h.target.code, h.status, status, detail)
+            # The first state of every camera at start-up is routine; later changes are news.
+            level = logging.DEBUG if "unknown" in (h.status, status) else logging.INFO
+            log.log(level, "camera %s: %s → %s (%s)", h.target.code, h.status, status, detail)
             self._changes.append(
                 {"camera_id": h.target.id, "at": now, "status": status, "detail": detail}
             )
@@ -285,11 +298,18 @@ class CameraMonitor:
             async with self.db.write() as session:
                 alive = set(await session.scalars(select(Camera.id).where(Camera.id.in_(ids))))
                 params = [
-                    {"b_id": h.target.id, **{f"b_{c}": getattr(h, c) for c in _HEALTH_COLUMNS}}
+                    {"b_id": h.target.id, **{f"b_{c}": getattr(h, c) for c in _WRITTEN}}
                     for h in rows if h.target.id in alive
                 ]
+                references = [
+                    {"b_id": h.target.id, "b_reference_at": h.reference_at}
+                    for h in rows if h.reference_pending and h.target.id in alive
+                ]
+                connection = await session.connection()
                 if params:
-                    await (await session.connection()).execute(_WRITE, params)
+                    await connection.execute(_WRITE, params)
+                if references:
+                    await connection.execute(_WRITE_REFERENCE, references)
                 session.add_all(
                     CameraStatusChange(**c) for c in changes if c["camera_id"] in alive
                 )
@@ -301,7 +321,9 @@ class CameraMonitor:
             self._changes, self._orphans = changes + self._changes, orphans + self._orphans
             raise
         for h in rows:
-            h.dirty, h.persisted, h.reference_seen = False, mono, h.reference_at
+            h.dirty, h.persisted = False, mono
+            if h.reference_pending:
+                h.reference_seen, h.reference_pending = h.reference_at, False
         for step in alerts:
             step.commit()
 

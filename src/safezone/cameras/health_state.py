@@ -49,6 +49,7 @@ class CameraHealth:
     snapshot_at: datetime | None = None
     reference_at: datetime | None = None
     reference_seen: datetime | None = None  # last value read from or written to the database
+    reference_pending: bool = False  # the monitor took a reference; not written yet
     failures: int = 0
     bad_since: datetime | None = None
     frame: FrameCheck | None = None

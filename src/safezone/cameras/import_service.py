@@ -229,8 +229,7 @@ async def apply_rows(
     existing = {c.code: c for c in found}
     results = []
     for row in rows:
-        result = RowResult(row.number, row.code, row.values.get("name_th"), "failed",
-                           issues=list(row.issues))
+        result = RowResult(row.number, row.code, row.name, "failed", issues=list(row.issues))
         results.append(result)
         if result.issues:
             continue

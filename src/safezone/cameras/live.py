@@ -336,7 +336,8 @@ class LiveHub:
         grace_s: float = 10.0,
         viewer_capacity: int = VIEWER_CAPACITY,
         open_timeout_s: float = 10.0,
-        read_timeout_s: float = 10.0,
+        # A live camera sends several packets a second: this long without one means it is gone.
+        read_timeout_s: float = 5.0,
     ) -> None:
         self.grace_s = grace_s
         self.viewer_capacity = viewer_capacity

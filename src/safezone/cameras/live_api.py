@@ -39,9 +39,6 @@ from safezone.settings import Settings
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/cameras", tags=["live view"])
-# A view that was allowed can stop being allowed (the alarm closes, the request expires, the
-# owner turns sharing off): check again this often while it runs.
-POLICY_RECHECK_S = 15.0
 CLOSE_GOING_AWAY = 1001
 
 Watcher = Annotated[Principal, Depends(WebSocketAccess(VIDEO_ROLES))]
@@ -95,7 +92,7 @@ def stream_source(camera: Camera, settings: Settings, *, prefer_sub: bool) -> St
 
 
 def _hub(app: Any) -> LiveHub:
-    hub: LiveHub = app.state.services.live_hub
+    hub: LiveHub = app.state.services.live_video
     return hub
 
 
@@ -136,9 +133,11 @@ async def _receive(websocket: WebSocket) -> str:
             return "viewer"
 
 
-async def _recheck(db: Database, camera_id: int, who: Principal) -> str:
+async def _recheck(db: Database, camera_id: int, who: Principal, every_s: float) -> str:
+    # A view that was allowed can stop being allowed (the alarm closes, the request expires,
+    # the owner turns sharing off): check again while it runs.
     while True:
-        await asyncio.sleep(POLICY_RECHECK_S)
+        await asyncio.sleep(every_s)
         try:
             async with db.session() as session:
                 await check_view(session, camera_id=camera_id, who=who)
@@ -147,13 +146,14 @@ async def _recheck(db: Database, camera_id: int, who: Principal) -> str:
 
 
 async def _stream(
-    websocket: WebSocket, viewer: Viewer, db: Database, camera_id: int, who: Principal
+    websocket: WebSocket, viewer: Viewer, db: Database, camera_id: int, who: Principal,
+    recheck_s: float,
 ) -> str:
     """Pump the viewer's queue into the socket until someone stops; says who stopped."""
     tasks = {
         asyncio.create_task(_send(websocket, viewer), name="live-send"): "send",
         asyncio.create_task(_receive(websocket), name="live-receive"): "receive",
-        asyncio.create_task(_recheck(db, camera_id, who), name="live-policy"): "policy",
+        asyncio.create_task(_recheck(db, camera_id, who, recheck_s), name="live-policy"): "policy",
     }
     try:
         done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
@@ -203,7 +203,9 @@ async def camera_live(websocket: WebSocket, camera_id: int, who: Watcher) -> Non
     viewer: Viewer | None = None
     try:
         async with _hub(app).watch(camera.id, source) as viewer:
-            ended_by = await _stream(websocket, viewer, db, camera.id, who)
+            ended_by = await _stream(
+                websocket, viewer, db, camera.id, who, settings.live_policy_recheck_s
+            )
     finally:
         # Shielded: a server shutting down must still write how long the view lasted.
         await asyncio.shield(

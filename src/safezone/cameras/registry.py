@@ -93,8 +93,14 @@ def prepare_camera(
         explicit = {k: v for k, v in explicit.items() if v is not None}
     from_url = _url_credentials(values)
     if explicit or from_url:
-        old = _stored_credentials(camera, settings)
-        user, password = from_url or old
+        old: tuple[str, str] | None
+        try:
+            old = _stored_credentials(camera, settings)
+        except Problem:
+            if not from_url and not {"username", "password"} <= explicit.keys():
+                raise  # a partial change needs the stored half it keeps
+            old = None  # unreadable (the key changed?): a complete new login replaces it
+        user, password = from_url or old or ("", "")
         # Explicit fields win over user-info; ``None`` means "no value" for that part.
         user = explicit.get("username", user) or ""
         password = explicit.get("password", password) or ""

@@ -56,13 +56,16 @@ StreamUrl = Annotated[
     ),
     AfterValidator(_stream_url),
 ]
+# writeOnly tells API clients (and the OpenAPI docs) that these never come back.
 Username = Annotated[
     str | None,
-    Field(default=None, max_length=200, description="Stream login (write-only, encrypted)."),
+    Field(default=None, max_length=200, description="Stream login (write-only, encrypted).",
+          json_schema_extra={"writeOnly": True}),
 ]
 Password = Annotated[
     str | None,
-    Field(default=None, max_length=200, description="Stream password (write-only, encrypted)."),
+    Field(default=None, max_length=200, description="Stream password (write-only, encrypted).",
+          json_schema_extra={"writeOnly": True, "format": "password"}),
 ]
 AlarmRadius = Annotated[
     float,

@@ -32,6 +32,10 @@ _GEOD: Final = Geod(ellps="WGS84")
 # ~0.005 % (1 - sin x / x); at 2 km range the sagitta rule tightens the step to ~0.8°.
 MAX_ARC_STEP_DEG: Final = 1.0
 ARC_SAGITTA_M: Final = 0.05
+# The map's copy: chords within 0.5 m of the arc, vertices at most 6° apart, 7 decimals (~1 cm).
+DISPLAY_SAGITTA_M: Final = 0.5
+DISPLAY_MAX_STEP_DEG: Final = 6.0
+DISPLAY_DECIMALS: Final = 7
 FULL_CIRCLE_DEG: Final = 360.0
 # Metres per degree of latitude are at least this everywhere on WGS84 (the equator's value);
 # used for conservative bounding boxes around a camera.
@@ -50,27 +54,27 @@ def has_fov(bearing_deg: float | None, fov_deg: float | None, range_m: float | N
     return bearing_deg is not None or fov_deg >= FULL_CIRCLE_DEG
 
 
-def arc_step_deg(range_m: float) -> float:
-    """Angular spacing of arc vertices for a wedge of this range."""
-    if range_m <= ARC_SAGITTA_M:
-        return MAX_ARC_STEP_DEG
-    step = math.degrees(2.0 * math.acos(1.0 - ARC_SAGITTA_M / range_m))
-    return min(MAX_ARC_STEP_DEG, step)
+def arc_step_deg(
+    range_m: float, *, sagitta_m: float = ARC_SAGITTA_M, max_step_deg: float = MAX_ARC_STEP_DEG
+) -> float:
+    """Angular spacing of arc vertices so that no chord cuts more than ``sagitta_m`` inside
+    the true arc, and never wider than ``max_step_deg``."""
+    if range_m <= sagitta_m:
+        return max_step_deg
+    step = math.degrees(2.0 * math.acos(1.0 - sagitta_m / range_m))
+    return min(max_step_deg, step)
 
 
-@lru_cache(maxsize=16_384)
-def wedge(
-    lat: float, lon: float, bearing_deg: float | None, fov_deg: float, range_m: float
+def _sector(
+    lat: float,
+    lon: float,
+    bearing_deg: float | None,
+    fov_deg: float,
+    range_m: float,
+    step: float,
 ) -> Polygon:
-    """The field-of-view polygon (lon/lat, EPSG:4326) of a camera; a circle when fov ≥ 360°.
-
-    Cached by the geometry fields themselves, so a camera whose position or aim changes gets a
-    fresh wedge and an unchanged one is never rebuilt (shapely geometries are immutable, so
-    sharing one object between callers is safe).
-    """
     if not has_fov(bearing_deg, fov_deg, range_m):
         raise ValueError("a wedge needs fov_deg > 0, range_m > 0 and a bearing (unless 360°)")
-    step = arc_step_deg(range_m)
     if fov_deg >= FULL_CIRCLE_DEG:
         segments = max(8, math.ceil(FULL_CIRCLE_DEG / step))
         azimuths = np.linspace(0.0, FULL_CIRCLE_DEG, segments, endpoint=False)
@@ -88,6 +92,38 @@ def wedge(
         return Polygon(arc)
     # Apex first, then the arc clockwise (bearing - fov/2 → bearing + fov/2); shapely closes it.
     return Polygon([(lon, lat), *arc])
+
+
+@lru_cache(maxsize=16_384)
+def wedge(
+    lat: float, lon: float, bearing_deg: float | None, fov_deg: float, range_m: float
+) -> Polygon:
+    """The field-of-view polygon (lon/lat, EPSG:4326) of a camera; a circle when fov ≥ 360°.
+
+    Measurement precision (chords within 5 cm of the arc). Cached by the geometry fields
+    themselves, so a camera whose position or aim changes gets a fresh wedge and an unchanged
+    one is never rebuilt (shapely geometries are immutable, so sharing one is safe).
+    """
+    return _sector(lat, lon, bearing_deg, fov_deg, range_m, arc_step_deg(range_m))
+
+
+@lru_cache(maxsize=16_384)
+def display_ring(
+    lat: float, lon: float, bearing_deg: float | None, fov_deg: float, range_m: float
+) -> tuple[tuple[float, float], ...]:
+    """The wedge's exterior ring for the map: counter-clockwise (RFC 7946), 7 decimals, and
+    with chords within DISPLAY_SAGITTA_M of the arc (less than a pixel at street zoom).
+
+    The map needs far fewer vertices than the area measurement: a 360° camera of 400 m range
+    is 63 vertices here instead of 360, which keeps a layer of thousands of wedges small to
+    send and quick to draw. Cached, and immutable (tuples), so serialising it copies nothing.
+    """
+    step = arc_step_deg(range_m, sagitta_m=DISPLAY_SAGITTA_M, max_step_deg=DISPLAY_MAX_STEP_DEG)
+    ring = _sector(lat, lon, bearing_deg, fov_deg, range_m, step).exterior
+    coords = np.round(np.asarray(ring.coords), DISPLAY_DECIMALS)
+    if not ring.is_ccw:
+        coords = coords[::-1]
+    return tuple((float(x), float(y)) for x, y in coords)
 
 
 def angle_off(azimuth_deg: FloatArray, bearing_deg: FloatArray) -> FloatArray:

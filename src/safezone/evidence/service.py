@@ -85,6 +85,11 @@ async def create_clip(
         raise Problem(422, "clip_too_long", minutes=f"{longest:g}")
     if start > now + MAX_LEAD:
         raise Problem(422, "clip_too_far_ahead", minutes=int(MAX_LEAD.total_seconds() // 60))
+    busy = await session.scalar(
+        select(func.count()).select_from(Clip).where(Clip.status.in_(("pending", "recording")))
+    )
+    if int(busy or 0) >= settings.evidence_max_active_clips:
+        raise Problem(429, "clip_too_many", limit=settings.evidence_max_active_clips)
     if body.incident_id is not None and await session.get(Incident, body.incident_id) is None:
         raise Problem(422, "clip_unknown_incident", id=body.incident_id)
     note, unavailable = _preroll(start, end, now, buffered_since)
@@ -201,11 +206,10 @@ async def record_custody(
     )
 
 
-async def record_view(
+async def viewed_recently(
     session: AsyncSession, *, clip: Clip, who: Principal, now: datetime | None = None
 ) -> bool:
-    """Audit a playback, at most once a minute per person and clip (a player sends many
-    range requests). Returns whether an entry was written."""
+    """Whether ``who``'s playback of ``clip`` was audited within the last minute."""
     now = now or utcnow()
     recent = await session.scalar(
         select(AuditEntry.id)
@@ -218,7 +222,15 @@ async def record_view(
         )
         .limit(1)
     )
-    if recent is not None:
+    return recent is not None
+
+
+async def record_view(
+    session: AsyncSession, *, clip: Clip, who: Principal, now: datetime | None = None
+) -> bool:
+    """Audit a playback, at most once a minute per person and clip (a player sends many
+    range requests). Returns whether an entry was written."""
+    if await viewed_recently(session, clip=clip, who=who, now=now):
         return False
     await record_custody(session, clip=clip, actor=who.actor, action="clip.view")
     return True

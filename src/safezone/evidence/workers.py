@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from datetime import datetime
 from pathlib import Path
 
@@ -35,6 +36,17 @@ async def run_purge(
             except OSError:
                 log.exception("clip %s: purged, but its file could not be deleted", clip.id)
     return clips
+
+
+def _drop_stale_exports(folder: Path, older_than_s: float = 3600.0) -> None:
+    """Bundles are deleted once sent; one left by a dropped download goes after an hour."""
+    if not folder.is_dir():
+        return
+    cutoff = time.time() - older_than_s
+    for file in folder.glob("*.zip"):
+        with contextlib.suppress(OSError):
+            if file.stat().st_mtime < cutoff:
+                file.unlink()
 
 
 class EvidenceWorkers:
@@ -68,6 +80,7 @@ class EvidenceWorkers:
                 purged = await run_purge(self.db, self.settings)
                 if purged:
                     log.info("evidence: purged %d expired clips", len(purged))
+                _drop_stale_exports(service.evidence_dir(self.settings) / "exports")
             except Exception:  # noqa: BLE001 - retention must keep running
                 log.exception("evidence purge failed; retrying tomorrow")
             await asyncio.sleep(PURGE_EVERY_S)

@@ -8,7 +8,7 @@ open incident be watched.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
@@ -72,51 +72,24 @@ def _title(kind: str, box: SosBox) -> str:
     return f"{label}: {box.code} {box.name_th}"[:300]
 
 
-async def incident_for_alarm(
-    session: AsyncSession,
-    *,
-    alarm: Alarm,
-    box: SosBox,
-    attach_window_s: float,
-    may_open: bool = True,
-) -> tuple[Incident | None, bool]:
-    """Attach the alarm to the box's recent open incident, or open one (if ``may_open``).
-
-    Returns the incident (None when nothing was attached or opened) and whether it is new.
-    """
-    since = alarm.raised_at - timedelta(seconds=attach_window_s)
-    incident = await recent_incident_of_box(session, box_id=box.id, since=since)
-    if incident is not None:
-        alarm.incident_id = incident.id
-        # A press after a door alarm makes the whole incident urgent.
-        incident.priority = min(incident.priority, alarm.priority)
-        add_event(
-            session, incident.id, "alarm_attached", at=alarm.raised_at,
-            alarm_id=alarm.id, alarm_kind=alarm.kind, event_id=alarm.event_id,
-        )
-        return incident, False
-    if not may_open:
-        return None, False
+async def open_incident(
+    session: AsyncSession, *, box: SosBox, kind: str, priority: int, at: datetime
+) -> Incident:
+    """A new open incident at the box (flushed, so it has its id)."""
     incident = Incident(
-        kind=alarm.kind,
-        priority=alarm.priority,
+        kind=kind,
+        priority=priority,
         status="open",
-        title=_title(alarm.kind, box),
+        title=_title(kind, box),
         lat=box.lat,
         lon=box.lon,
         zone_id=box.zone_id,
-        opened_at=alarm.raised_at,
+        opened_at=at,
         source_box_id=box.id,
     )
     session.add(incident)
     await session.flush()
-    alarm.incident_id = incident.id
-    add_event(
-        session, incident.id, "opened", at=alarm.raised_at,
-        alarm_id=alarm.id, alarm_kind=alarm.kind, event_id=alarm.event_id,
-        box_id=box.id, box_code=box.code,
-    )
-    return incident, True
+    return incident
 
 
 async def get_incident(session: AsyncSession, incident_id: int) -> Incident:

@@ -27,6 +27,7 @@ import contextlib
 import logging
 import random
 import uuid
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -62,6 +63,9 @@ from safezone.sos.stats import LinkStats
 log = logging.getLogger(__name__)
 
 CallHandler = Callable[[str, CallSignal], Awaitable[None]]
+# Committed event ids remembered in memory, so that a resend storm after an outage is
+# acknowledged without touching the database.
+_RECENT_EVENTS = 100_000
 
 
 class LinkUnavailable(RuntimeError):
@@ -92,7 +96,13 @@ class BoxLink:
         self.broker: EmbeddedBroker | None = None
         self.connected = asyncio.Event()
         self._client: aiomqtt.Client | None = None
-        self._events: asyncio.Queue[tuple[str, BoxEventMessage]] = asyncio.Queue()
+        # One queue per worker; a box's events always go to the same one (kept in order).
+        workers = settings.device_link_workers or (1 if db.is_sqlite else 4)
+        self._queues: list[asyncio.Queue[tuple[str, BoxEventMessage]]] = [
+            asyncio.Queue() for _ in range(workers)
+        ]
+        self._in_flight: set[str] = set()
+        self._recent: OrderedDict[str, str] = OrderedDict()
         self._tasks: list[asyncio.Task[None]] = []
         self._inflight: set[asyncio.Task[Any]] = set()
         self._call_handlers: list[CallHandler] = []
@@ -114,7 +124,8 @@ class BoxLink:
                 log.exception("embedded MQTT broker could not start; retrying in background")
         for name, job in (
             ("device-link", self._supervise()),
-            ("device-link-events", self._event_worker()),
+            *((f"device-link-events-{i}", self._event_worker(q)) for i, q in
+              enumerate(self._queues)),
             ("box-health-flush", self.health.run_flusher()),
             ("box-health-monitor", self.health.run_monitor()),
             ("box-self-tests", run_self_tests(self)),
@@ -187,6 +198,8 @@ class BoxLink:
             max_inflight_messages=200,
             tls_params=aiomqtt.TLSParameters() if tls else None,
         )
+        # Hundreds of acks may be in flight after an outage; that is expected, not a warning.
+        client.pending_calls_threshold = 10_000
         async with client:
             await client.subscribe(
                 [
@@ -237,18 +250,38 @@ class BoxLink:
             for handler in list(self._call_handlers):
                 self._spawn(handler(topic.code, parsed))
         else:
-            self._events.put_nowait((topic.code, parsed))
+            self._queue_event(topic.code, parsed)
+
+    def _queue_event(self, code: str, event: BoxEventMessage) -> None:
+        event_id = event.event_id.lower()
+        if self._recent.get(event_id) == code:
+            # Committed already: the box missed our ack. Ack again; nothing else to do.
+            self.stats.events["duplicates"] += 1
+            self._spawn(self._ack(code, event.event_id))
+        elif event_id in self._in_flight:
+            # The same event is waiting or being stored: its ack follows the commit.
+            self.stats.events["duplicates_in_flight"] += 1
+        else:
+            self._in_flight.add(event_id)
+            self._queues[hash(code) % len(self._queues)].put_nowait((code, event))
+
+    def _remember(self, event_id: str, code: str) -> None:
+        self._recent[event_id] = code
+        if len(self._recent) > _RECENT_EVENTS:
+            self._recent.popitem(last=False)
 
     # --- events ---------------------------------------------------------------------------------
 
-    async def _event_worker(self) -> None:
+    async def _event_worker(self, queue: asyncio.Queue[tuple[str, BoxEventMessage]]) -> None:
         while True:
-            code, event = await self._events.get()
+            code, event = await queue.get()
             try:
                 await self.handle_event(code, event)
             except Exception:  # noqa: BLE001 - not acked: the box resends and we retry
                 self.stats.events["failed"] += 1
                 log.exception("device link: event %s from %s failed", event.event_id, code)
+            finally:
+                self._in_flight.discard(event.event_id.lower())
 
     async def handle_event(self, code: str, event: BoxEventMessage) -> None:
         """Store ``event`` once (with what it means), then acknowledge it to the box."""
@@ -281,6 +314,7 @@ class BoxLink:
                     raise
             self.stats.events["duplicates"] += 1
             effects = []
+        self._remember(event_id, code)
         if effects:
             await self._run_effects(effects)
         self._spawn(self._ack(code, event.event_id))
@@ -373,7 +407,7 @@ class BoxLink:
         """Counters and connection state for the admins' stats endpoint."""
         data = self.stats.snapshot()
         data["connected"] = self.connected.is_set()
-        data["events"]["queued"] = self._events.qsize()
+        data["events"]["queued"] = sum(q.qsize() for q in self._queues)
         data["heartbeats"]["pending_boxes"] = len(self.health.pending)
         if self.broker is not None:
             gate = self.broker.gate

@@ -67,27 +67,41 @@ async def due_boxes(session: AsyncSession, *, slot: datetime) -> list[str]:
     return list(rows)
 
 
+async def tell_due_boxes(
+    link: BoxLink, told: dict[datetime, set[str]], now: datetime
+) -> list[str]:
+    """Send ``self_test`` to the boxes due in the current slot not told yet; returns them.
+
+    ``told`` remembers, per slot, who was told (kept by the caller between calls).
+    """
+    settings = link.settings
+    slot = last_slot(now, settings.box_self_test_days, settings.box_self_test_time)
+    async with link.db.session() as session:
+        codes = await due_boxes(session, slot=slot)
+    sent = told.setdefault(slot, set())
+    for old in [s for s in told if s != slot]:
+        del told[old]
+    newly = []
+    for code in codes:
+        if code in sent:
+            continue
+        await link.send_command(code, {"type": "self_test"})
+        sent.add(code)
+        newly.append(code)
+        link.stats.commands["self_test_scheduled"] += 1
+    return newly
+
+
 async def run_self_tests(link: BoxLink) -> None:
-    """Send ``self_test`` to due boxes, once per box per slot, until cancelled."""
+    """Tell due boxes to test themselves, checking every minute, until cancelled."""
     settings = link.settings
     told: dict[datetime, set[str]] = {}
     while True:
         now = utcnow()
-        slot = last_slot(now, settings.box_self_test_days, settings.box_self_test_time)
         try:
             if link.connected.is_set():
-                async with link.db.session() as session:
-                    codes = await due_boxes(session, slot=slot)
-                sent = told.setdefault(slot, set())
-                for old in [s for s in told if s != slot]:
-                    del told[old]
-                for code in codes:
-                    if code in sent:
-                        continue
-                    await link.send_command(code, {"type": "self_test"})
-                    sent.add(code)
-                    link.stats.commands["self_test_scheduled"] += 1
+                await tell_due_boxes(link, told, now)
         except Exception:  # noqa: BLE001 - try again at the next tick
             log.exception("scheduled self-tests failed")
-        wait = (next_slot(now, settings.box_self_test_days, settings.box_self_test_time) - now)
+        wait = next_slot(now, settings.box_self_test_days, settings.box_self_test_time) - now
         await asyncio.sleep(min(60.0, max(1.0, wait.total_seconds())))

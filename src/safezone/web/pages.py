@@ -30,6 +30,7 @@ from safezone.db.engine import Database
 from safezone.i18n import LANGUAGES, catalogue, translate
 from safezone.problems import Problem
 from safezone.settings import Settings
+from safezone.web.console import router as console_pages
 from safezone.web.errors import install_html_errors
 from safezone.web.security_headers import SecurityHeaders
 from safezone.web.templating import LANG_COOKIE, STATIC_DIR, page_language, render
@@ -274,6 +275,7 @@ def mount_web(app: FastAPI) -> None:
     # Before any /cameras/{camera_id} page, which would otherwise take /cameras/import.
     app.include_router(camera_import_pages)
     app.include_router(camera_pages)
+    app.include_router(console_pages)
     app.include_router(router)
     install_html_errors(app)
     app.add_middleware(SecurityHeaders, tile_url=settings.tile_url)

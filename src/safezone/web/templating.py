@@ -40,6 +40,7 @@ class NavItem:
     roles: frozenset[Role]
 
 
+_RESPONDERS = frozenset({Role.admin, Role.supervisor, Role.operator})
 # New pages add themselves here; a link is only shown to roles its route admits.
 NAV: tuple[NavItem, ...] = (
     NavItem("/map", "ui.nav.map", ALL_ROLES),
@@ -47,6 +48,9 @@ NAV: tuple[NavItem, ...] = (
     # Who may watch video (cameras.policy.VIDEO_ROLES): viewers read the map only.
     NavItem("/cameras/wall", "ui.nav.wall", ALL_ROLES - {Role.viewer}),
     NavItem("/cameras/import", "ui.nav.camera_import", EDITORS | {Role.partner}),
+    # Who answers alarms (alarms.effects.RESPONDERS).
+    NavItem("/console", "ui.nav.console", _RESPONDERS),
+    NavItem("/sos-boxes", "ui.nav.sos_boxes", _RESPONDERS),
 )
 
 

@@ -193,7 +193,8 @@ function renderList() {
         return;
       }
       assign(index, camera.id);
-      selectTile(index);
+      // Placed: clear the selection, so the next click fills the next empty tile.
+      if (selected !== null) selectTile(selected);
     });
     item.append(button);
     list.append(item);

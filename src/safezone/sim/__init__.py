@@ -1,0 +1,1 @@
+"""Simulators used by the demo, the tests and the benchmarks."""
