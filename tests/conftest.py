@@ -108,7 +108,8 @@ def settings(tmp_path: Path, database_url: str, db: Database) -> Settings:
 @pytest.fixture
 async def app(settings: Settings) -> AsyncIterator[Any]:
     application = create_app(settings, migrate=False)
-    async with LifespanManager(application):
+    # Generous start-up timeout: the first start migrates, and CI machines are busy.
+    async with LifespanManager(application, startup_timeout=60, shutdown_timeout=60):
         yield application
 
 

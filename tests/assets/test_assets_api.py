@@ -235,3 +235,38 @@ async def test_layer_bbox_and_unknown_layer(
     ).status_code == 422
     unknown = await client.get("/api/v1/layers/unicorns.geojson", headers=h)
     assert unknown.status_code == 404 and "cameras" in unknown.json()["detail"]
+
+
+async def test_null_for_required_field_is_422(
+    client: httpx.AsyncClient, admin: dict[str, Any]
+) -> None:
+    h = admin["headers"]
+    cam = (await client.post("/api/v1/cameras", headers=h, json=camera("NULLS"))).json()
+    resp = await client.patch(f"/api/v1/cameras/{cam['id']}", headers=h, json={"name_th": None})
+    assert resp.status_code == 422
+    assert resp.json()["errors"][0]["field"] == "name_th"
+    assert (await client.get(f"/api/v1/cameras/{cam['id']}", headers=h)).json()[
+        "name_th"
+    ] == "กล้อง NULLS"
+
+
+async def test_stream_urls_only_for_editors_and_owners(
+    client: httpx.AsyncClient, admin: dict[str, Any], make_user: UserFactory, partner_org: int
+) -> None:
+    h = admin["headers"]
+    url = "rtsp://10.1.2.3:554/stream1"
+    cam = await client.post(
+        "/api/v1/cameras",
+        headers=h,
+        json=camera("URL-1", stream_url=url, organisation_id=partner_org),
+    )
+    cam_id = cam.json()["id"]
+    assert cam.json()["stream_url"] == url
+    operator = await make_user(Role.operator)
+    seen = (await client.get(f"/api/v1/cameras/{cam_id}", headers=operator["headers"])).json()
+    assert seen["stream_url"] is None
+    listed = (await client.get("/api/v1/cameras", headers=operator["headers"])).json()
+    assert listed["data"][0]["stream_url"] is None
+    owner = await make_user(Role.partner)
+    mine = (await client.get(f"/api/v1/cameras/{cam_id}", headers=owner["headers"])).json()
+    assert mine["stream_url"] == url

@@ -52,7 +52,7 @@ async def test_clip_plays_and_seeks_in_chromium(
 ) -> None:
     cam = await add_camera(db, settings, code="EV-WEB", url=rtsp.url("/ev-open"))
     operator = await make_user(Role.operator, username="evidence-op")
-    start, end = window(0.5, 3.5)
+    start, end = window(2.5, 5.5)
     async with httpx.AsyncClient(base_url=live_server.url, headers=operator["headers"]) as api:
         resp = await api.post(f"/api/v1/cameras/{cam}/clips",
                               json={"start": start, "end": end, "reason": "browser playback"})
@@ -88,7 +88,7 @@ async def test_clip_plays_and_seeks_in_chromium(
         "() => { const v = document.getElementById('v'); return v && v.readyState >= 1; }"
     )
     duration = await page.evaluate("document.getElementById('v').duration")
-    assert abs(duration - 3.0) <= 1.0
+    assert abs(duration - clip["duration_s"]) < 0.2
     # Seek near the end: the browser fetches that part with a Range request.
     seeked = await page.evaluate(
         """() => new Promise((resolve, reject) => {

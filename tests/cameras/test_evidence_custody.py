@@ -80,7 +80,7 @@ async def test_custody_trail_bundle_and_tampering(
     cam = await add_camera(db, settings, code="EV/CUST 1", url=rtsp.url("/ev-open"))
     operator = await make_user(Role.operator)
     supervisor = await make_user(Role.supervisor)
-    resp = await request_clip(client, operator, cam, 0.5, 2.5)
+    resp = await request_clip(client, operator, cam, 1.5, 3.5)
     assert resp.status_code == 202, resp.text
     clip = await finished(app, client, operator, resp.json()["id"])
     assert clip["status"] == "complete", clip

@@ -257,3 +257,33 @@ def test_quoted_challenge_round_trip(realm: str, nonce: str, opaque: str, stale:
     if stale:
         expected["stale"] = "TRUE"
     assert challenge.scheme == "digest" and challenge.params == expected
+
+
+@pytest.mark.parametrize(
+    ("busy_answers", "retry_after", "state", "describes"),
+    [
+        (1, None, "online", 2),  # busy once (a session still being torn down): asked again
+        (2, None, "offline", 2),  # still busy: one retry only, the back-off does the rest
+        (1, "30", "offline", 1),  # "come back in 30 s" is not waited for
+        (1, "1", "online", 2),
+    ],
+)
+async def test_busy_camera_is_asked_once_more(
+    busy_answers: int, retry_after: str | None, state: str, describes: int
+) -> None:
+    seen = {"describe": 0}
+
+    async def busy(request: Request) -> Reply:
+        if request.method != "DESCRIBE":
+            return Reply()
+        seen["describe"] += 1
+        if seen["describe"] <= busy_answers:
+            headers = {"Retry-After": retry_after} if retry_after else {}
+            return Reply(503, "Service Unavailable", headers)
+        return sdp_reply()
+
+    async with ScriptedRtsp(busy) as server:
+        result = await RtspProber(timeout_s=3).probe(server.url())
+    assert (result.state, seen["describe"]) == (state, describes), result
+    if state == "offline":
+        assert result.detail == "RTSP 503 Service Unavailable"

@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 
 from safezone.cameras.fmp4 import Box, fragment_is_keyframe
-from safezone.cameras.live import LiveHub, Message, StreamSource, Viewer
+from safezone.cameras.live import LiveHub, StreamSource
+from safezone.cameras.live_viewer import Message, Viewer
 from tests.cameras.live_support import box_types, decode_frames
 from tests.fixtures.rtsp import RtspServer
 

@@ -100,9 +100,8 @@ async def test_role_and_policy_are_checked(
     assert resp.status_code == 403
     assert resp.headers["content-type"].startswith("application/problem+json")
     assert resp.json()["code"] == "camera_view_denied"
-    assert [e.details["reason"] for e in await audit_entries(db, "camera.view_denied", private)] == [
-        "policy_off"
-    ]
+    denied = await audit_entries(db, "camera.view_denied", private)
+    assert [e.details["reason"] for e in denied] == ["policy_off"]
     resp = await client.get("/api/v1/cameras/999999/snapshot.jpg", headers=operator["headers"])
     assert resp.status_code == 404
 

@@ -67,7 +67,9 @@ async def next_due(session: AsyncSession, *, settings: Settings) -> datetime | N
     event loop, next to the device link.
     """
     last = func.min(func.coalesce(Alarm.escalated_at, Alarm.raised_at), type_=UTCDateTime())
-    earliest = await session.scalar(_candidates(settings).with_only_columns(last))
+    earliest: datetime | None = await session.scalar(
+        _candidates(settings).with_only_columns(last)
+    )
     if earliest is None:
         return None
     return earliest + timedelta(seconds=settings.alarm_ack_timeout_s)

@@ -22,6 +22,16 @@ Reader = Annotated[Principal, Depends(Access(ALL_ROLES))]
 Writer = Annotated[Principal, Depends(Access(EDITORS | {Role.partner}))]
 
 
+def presented(kind: AssetKind, who: Principal, row: PointAsset) -> Any:
+    """The row as ``kind.out``, with owner-only fields blanked for everyone else."""
+    out = kind.out.model_validate(row)
+    if not kind.owner_only_fields or who.role in EDITORS:
+        return out
+    if row.organisation_id is not None and row.organisation_id == who.organisation_id:
+        return out
+    return out.model_copy(update=dict.fromkeys(kind.owner_only_fields))
+
+
 def asset_router(kind: AssetKind) -> APIRouter:
     """List / get / create / update / delete routes for one asset kind."""
     router = APIRouter(
@@ -51,11 +61,13 @@ def asset_router(kind: AssetKind) -> APIRouter:
             organisation_id=organisation_id,
             q=q,
         )
-        return {"data": rows, "count": total, "limit": page.limit, "offset": page.offset}
+        data = [presented(kind, who, row) for row in rows]
+        return {"data": data, "count": total, "limit": page.limit, "offset": page.offset}
 
     @router.get("/{asset_id}", response_model=out_schema, summary=f"One of {kind.title_en}")
-    async def get_asset(session: ReadSession, who: Reader, asset_id: int) -> PointAsset:
-        return await service.get_asset(session, kind=kind, who=who, asset_id=asset_id)
+    async def get_asset(session: ReadSession, who: Reader, asset_id: int) -> Any:
+        row = await service.get_asset(session, kind=kind, who=who, asset_id=asset_id)
+        return presented(kind, who, row)
 
     @router.post("", response_model=out_schema, status_code=201, summary=f"Add to {kind.title_en}")
     async def create_asset(

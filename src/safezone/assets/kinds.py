@@ -49,6 +49,9 @@ class AssetKind:
     prepare: PrepareValues | None = None
     # Columns whose values never enter the audit chain: it records only that they changed.
     secret_columns: frozenset[str] = frozenset()
+    # Output fields only editors and the owner's own people see (e.g. where a stream lives:
+    # a URL to a camera without a password would bypass the owner's sharing policy).
+    owner_only_fields: frozenset[str] = frozenset()
 
 
 KINDS: tuple[AssetKind, ...] = (
@@ -65,6 +68,7 @@ KINDS: tuple[AssetKind, ...] = (
         ("status", "tier", "bearing_deg", "fov_deg", "range_m", "ptz"),
         prepare=prepare_camera,
         secret_columns=frozenset({"credentials_enc"}),
+        owner_only_fields=frozenset({"stream_url", "sub_stream_url"}),
     ),
     AssetKind(
         "sos_box",

@@ -133,6 +133,20 @@ async def create_asset(
     return row
 
 
+def _refuse_nulls(kind: AssetKind, values: dict[str, Any]) -> None:
+    """An explicit null for a required column is a 422, not a database error."""
+    columns = kind.model.__table__.columns
+    bad = [k for k, v in values.items() if v is None and k in columns and not columns[k].nullable]
+    if bad:
+        errors = [
+            {"field": k, "code": "null_not_allowed", "message": f"{k}: may not be null"}
+            for k in bad
+        ]
+        raise Problem(
+            422, "invalid_input", errors=errors, count=len(bad), first=errors[0]["message"]
+        )
+
+
 async def update_asset(
     session: AsyncSession,
     *,
@@ -145,6 +159,7 @@ async def update_asset(
     """Change the fields that were sent; one audit entry lists what changed."""
     row = await get_asset(session, kind=kind, who=who, asset_id=asset_id)
     values = data.model_dump(exclude_unset=True)
+    _refuse_nulls(kind, values)
     await _check_refs(session, values, who, creating=False)
     if kind.prepare is not None:
         kind.prepare(values, who=who, current=row, settings=settings)

@@ -3,13 +3,14 @@ its init segment and media fragments, tell which fragments start with a key fram
 H.264 codec the way Media Source Extensions want it (``avc1.PPCCLL``).
 
 The muxer (FFmpeg's mp4 muxer through PyAV) writes bytes in whatever pieces its I/O buffer
-produces, so boxes are reassembled here rather than assumed to arrive one per write.
+produces, so boxes are reassembled here rather than assumed to arrive one per write;
+``FragmentSink`` is the file object the muxer writes to.
 """
 
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 # Sample flags (ISO/IEC 14496-12 §8.8.3.1): bit 16 is sample_is_non_sync_sample.
@@ -165,3 +166,32 @@ def mime_type(extradata: bytes | None) -> str | None:
     """The MIME type a browser's ``MediaSource.isTypeSupported`` understands."""
     codec = avc_codec(extradata)
     return None if codec is None else f'video/mp4; codecs="{codec}"'
+
+
+class FragmentSink:
+    """PyAV's output file: reassembles boxes and hands on the init segment and fragments."""
+
+    def __init__(
+        self, on_init: Callable[[bytes], None], on_fragment: Callable[[bytes, bool], None]
+    ) -> None:
+        self._splitter = BoxSplitter()
+        self._head: list[bytes] = []
+        self._init_done = False
+        self._moof: Box | None = None
+        self._on_init, self._on_fragment = on_init, on_fragment
+
+    def write(self, chunk: bytes) -> int:
+        """Called by the muxer with the next bytes of the file."""
+        for box in self._splitter.feed(bytes(chunk)):
+            if not self._init_done:
+                if box.type in ("ftyp", "moov"):
+                    self._head.append(box.data)
+                if box.type == "moov":
+                    self._init_done = True
+                    self._on_init(b"".join(self._head))
+            elif box.type == "moof":
+                self._moof = box
+            elif box.type == "mdat" and self._moof is not None:
+                self._on_fragment(self._moof.data + box.data, fragment_is_keyframe(self._moof))
+                self._moof = None
+        return len(chunk)

@@ -33,33 +33,36 @@ class Sps:
 
 
 class BitReader:
-    """Reads bits most-significant first, with exp-Golomb codes (§9.1)."""
+    """Reads bits most-significant first, with exp-Golomb codes (§9.1). The bytes are held as
+    one integer: an SPS is a few dozen bytes, and shifts beat a call per bit."""
 
     def __init__(self, data: bytes) -> None:
-        self.data = data
+        self.value = int.from_bytes(data, "big")
+        self.size = len(data) * 8
         self.pos = 0
 
-    def bit(self) -> int:
-        byte = self.pos >> 3
-        if byte >= len(self.data):
-            raise SpsError("SPS ends early")
-        value = (self.data[byte] >> (7 - (self.pos & 7))) & 1
-        self.pos += 1
-        return value
-
     def bits(self, n: int) -> int:
-        value = 0
-        for _ in range(n):
-            value = (value << 1) | self.bit()
-        return value
+        if n == 0:
+            return 0
+        end = self.pos + n
+        if end > self.size:
+            raise SpsError("SPS ends early")
+        self.pos = end
+        return (self.value >> (self.size - end)) & ((1 << n) - 1)
+
+    def bit(self) -> int:
+        return self.bits(1)
 
     def ue(self) -> int:
         """Unsigned exp-Golomb: ``leading zeros``, a 1, then that many bits."""
-        zeros = 0
-        while self.bit() == 0:
-            zeros += 1
-            if zeros > 31:  # no legal syntax element needs more than 32 bits
-                raise SpsError("exp-Golomb code too long")
+        left = self.size - self.pos
+        rest = self.value & ((1 << left) - 1)
+        if rest == 0:
+            raise SpsError("SPS ends early")
+        zeros = left - rest.bit_length()
+        if zeros > 31:  # no legal syntax element needs more than 32 bits
+            raise SpsError("exp-Golomb code too long")
+        self.pos += zeros + 1
         return (1 << zeros) - 1 + self.bits(zeros)
 
     def se(self) -> int:

@@ -284,26 +284,25 @@ class CameraMonitor:
     async def flush(self) -> None:
         """Write pending health changes, transitions and alerts in one transaction."""
         now, mono = utcnow(), time.monotonic()
-        rows = [
-            h for h in self.cameras.values()
+        # Values are taken now: camera tasks keep changing their state while this awaits.
+        rows = {
+            h.target.id: (h, _values(h), h.reference_at if h.reference_pending else None)
+            for h in self.cameras.values()
             if h.dirty or (h.last_probe_at is not None and mono - h.persisted > TOUCH_EVERY_S)
-        ]
+        }
         alerts = alert_plan(self.cameras.values(), now, self.settings.camera_offline_alert_s)
         changes, orphans = self._changes, self._orphans
         if not (rows or alerts or changes or orphans):
             return
         self._changes, self._orphans = [], []
-        ids = {h.target.id for h in rows} | {c["camera_id"] for c in changes}
         try:
             async with self.db.write() as session:
+                ids = set(rows) | {c["camera_id"] for c in changes}
                 alive = set(await session.scalars(select(Camera.id).where(Camera.id.in_(ids))))
-                params = [
-                    {"b_id": h.target.id, **{f"b_{c}": getattr(h, c) for c in _WRITTEN}}
-                    for h in rows if h.target.id in alive
-                ]
+                params = [{"b_id": i, **v} for i, (_, v, _) in rows.items() if i in alive]
                 references = [
-                    {"b_id": h.target.id, "b_reference_at": h.reference_at}
-                    for h in rows if h.reference_pending and h.target.id in alive
+                    {"b_id": i, "b_reference_at": ref}
+                    for i, (_, _, ref) in rows.items() if ref is not None and i in alive
                 ]
                 connection = await session.connection()
                 if params:
@@ -317,15 +316,22 @@ class CameraMonitor:
                     await clear_alert(session, camera_id, kind, now)
                 for step in alerts:
                     await step.run(session, now)
-        except Exception:
+        except BaseException:  # cancelled too: what was not written is written next time
             self._changes, self._orphans = changes + self._changes, orphans + self._orphans
             raise
-        for h in rows:
-            h.dirty, h.persisted = False, mono
-            if h.reference_pending:
-                h.reference_seen, h.reference_pending = h.reference_at, False
+        for h, values, reference in rows.values():
+            h.persisted = mono
+            if _values(h) == values:  # nothing changed while we were writing
+                h.dirty = False
+            if reference is not None and h.reference_at == reference:
+                h.reference_seen, h.reference_pending = reference, False
         for step in alerts:
             step.commit()
+
+
+def _values(h: CameraHealth) -> dict[str, Any]:
+    return {f"b_{c}": getattr(h, c) for c in _WRITTEN}
+
 
 def _probe_from_frame(frame: FrameCheck) -> ProbeResult:
     if frame.reason is None:

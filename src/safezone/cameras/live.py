@@ -21,7 +21,6 @@ import logging
 import random
 import threading
 import time
-from collections import deque
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,7 +28,8 @@ from typing import Any
 import av
 import av.error
 
-from safezone.cameras.fmp4 import Box, BoxSplitter, fragment_is_keyframe, mime_type
+from safezone.cameras.fmp4 import FragmentSink, mime_type
+from safezone.cameras.live_viewer import Viewer
 
 log = logging.getLogger(__name__)
 
@@ -61,118 +61,6 @@ class StreamSource:
     url: str = field(repr=False)
     label: str  # the URL without credentials, for logs
     which: str  # "sub" | "main"
-
-
-@dataclass(frozen=True, slots=True)
-class Message:
-    """What a viewer is sent: a JSON ``control`` body, the ``init`` segment or ``media``."""
-
-    kind: str
-    data: bytes = b""
-    body: dict[str, Any] | None = None
-
-
-class ViewerClosed(Exception):
-    """The viewer has left (or the hub is shutting down)."""
-
-
-class Viewer:
-    """One person watching one camera: a bounded queue filled by the upstream."""
-
-    def __init__(self, upstream: Upstream, capacity: int) -> None:
-        self.upstream = upstream
-        self.capacity = capacity
-        self.need_key = True
-        self.dropped = 0
-        self.sent_bytes = 0
-        self._items: deque[Message] = deque()
-        self._media = 0
-        self._ready = asyncio.Event()
-        self._closed = False
-
-    def _push(self, item: Message) -> None:
-        self._items.append(item)
-        if item.kind == "media":
-            self._media += 1
-        self._ready.set()
-
-    def _drop_media(self) -> None:
-        kept = deque(m for m in self._items if m.kind != "media")
-        self.dropped += len(self._items) - len(kept)
-        self._items, self._media = kept, 0
-
-    def offer(self, data: bytes, key: bool) -> None:
-        """Queue a media fragment, or drop it while waiting for a key frame."""
-        if self.need_key and not key:
-            self.dropped += 1
-            return
-        if self._media >= self.capacity:
-            # Too slow: throw away the backlog and restart at a key frame, so this viewer
-            # never holds up the upstream or anyone else.
-            self._drop_media()
-            self.need_key = True
-            if not key:
-                self.dropped += 1
-                return
-        self.need_key = False
-        self._push(Message("media", data))
-
-    def start(self, mime: str, init: bytes, gop: list[bytes]) -> None:
-        """(Re)start the stream: codec, init segment, then the current GOP if there is one."""
-        self._drop_media()
-        self._push(Message("control", body={"type": "init", "mime": mime}))
-        self._push(Message("init", init))
-        self.need_key = True
-        for index, fragment in enumerate(gop):
-            self.offer(fragment, key=index == 0)
-
-    def notify(self, body: dict[str, Any]) -> None:
-        self._push(Message("control", body=body))
-
-    async def next(self) -> Message:
-        """The next message; raises ``ViewerClosed`` once the viewer has been ended."""
-        while not self._items:
-            if self._closed:
-                raise ViewerClosed
-            self._ready.clear()
-            await self._ready.wait()
-        item = self._items.popleft()
-        if item.kind == "media":
-            self._media -= 1
-        self.sent_bytes += len(item.data)
-        return item
-
-    def end(self) -> None:
-        self._closed = True
-        self._ready.set()
-
-
-class _Sink:
-    """PyAV's output file: reassembles boxes and hands on the init segment and fragments."""
-
-    def __init__(
-        self, on_init: Callable[[bytes], None], on_fragment: Callable[[bytes, bool], None]
-    ) -> None:
-        self._splitter = BoxSplitter()
-        self._head: list[bytes] = []
-        self._init_done = False
-        self._moof: Box | None = None
-        self._on_init, self._on_fragment = on_init, on_fragment
-
-    def write(self, chunk: bytes) -> int:
-        for box in self._splitter.feed(bytes(chunk)):
-            if not self._init_done:
-                if box.type in ("ftyp", "moov"):
-                    self._head.append(box.data)
-                if box.type == "moov":
-                    self._init_done = True
-                    self._on_init(b"".join(self._head))
-            elif box.type == "moof":
-                self._moof = box
-            elif box.type == "mdat" and self._moof is not None:
-                self._on_fragment(self._moof.data + box.data, fragment_is_keyframe(self._moof))
-                self._moof = None
-        return len(chunk)
 
 
 class Upstream:
@@ -288,7 +176,7 @@ class Upstream:
             mime = mime_type(video.codec_context.extradata)
             if mime is None:
                 raise UpstreamError("no_codec_config")
-            sink = _Sink(
+            sink = FragmentSink(
                 lambda init: self._emit(self._started, mime, init),
                 lambda data, key: self._emit(self._fragment, data, key),
             )

@@ -20,7 +20,7 @@ import uuid
 from email.utils import formatdate
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request, Response, WebSocket, WebSocketDisconnect
+from fastapi import APIRouter, Depends, Request, Response, WebSocket
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from safezone.audit.service import record
@@ -29,8 +29,9 @@ from safezone.auth.roles import Role
 from safezone.auth.service import Principal
 from safezone.auth.ws_access import CLOSE_FORBIDDEN, CLOSE_NOT_FOUND, WebSocketAccess
 from safezone.cameras.credentials import CredentialBox, CredentialsError, redact, with_userinfo
-from safezone.cameras.live import LiveHub, StreamSource, Viewer, ViewerClosed
+from safezone.cameras.live import LiveHub, StreamSource
 from safezone.cameras.live_snapshot import SnapshotError, SnapshotGrabber
+from safezone.cameras.live_viewer import Viewer, ViewerClosed
 from safezone.cameras.models import Camera
 from safezone.cameras.policy import VIDEO_ROLES, ViewDecision, can_view
 from safezone.db.engine import Database
@@ -166,8 +167,9 @@ async def _stream(
     finished = next(iter(done))
     try:
         outcome = finished.result()
-    except (WebSocketDisconnect, RuntimeError, OSError):
-        return "viewer"  # the socket broke while sending: the page is gone
+    except Exception:  # noqa: BLE001 - any send failure means the page is gone
+        log.debug("live: camera %s: send failed", camera_id, exc_info=True)
+        return "viewer"
     if tasks[finished] == "policy":
         with contextlib.suppress(RuntimeError, OSError):
             await websocket.close(CLOSE_FORBIDDEN, outcome)

@@ -25,6 +25,8 @@ State = Literal["online", "offline", "unauthorized", "no_video", "degraded"]
 MAX_HEADER = 32 * 1024
 MAX_BODY = 64 * 1024
 MAX_REDIRECTS = 2
+BUSY_RETRY_S = 0.25  # wait before the one retry after a 503 without Retry-After
+MAX_BUSY_WAIT_S = 1  # a longer Retry-After is not waited for: the back-off takes over
 USER_AGENT = f"SafeZone/{__version__} health-probe"
 
 
@@ -164,7 +166,9 @@ class RtspProber:
     async def _probe(
         self, url: str, credentials: tuple[str, str] | None, started: float
     ) -> ProbeResult:
-        for _ in range(MAX_REDIRECTS + 1):
+        busy_retried = False
+        hops = 0
+        while hops <= MAX_REDIRECTS:
             parts = urlsplit(url)
             if parts.scheme.lower() != "rtsp" or not parts.hostname:
                 return _offline(f"unsupported stream URL {redact(url)!r} (rtsp:// expected)")
@@ -175,9 +179,27 @@ class RtspProber:
                 await conn.close()
             if response.status in (301, 302, 303, 307) and response.header("location"):
                 url = split_userinfo(urljoin(url, response.header("location") or ""))[0]
+                hops += 1
+                continue
+            pause = _busy_pause(response)
+            if pause is not None and not busy_retried:
+                # 503 is transient by definition: an NVR at its session limit, or a server
+                # still tearing down the previous client's session. Ask once more.
+                busy_retried = True
+                await asyncio.sleep(pause)
                 continue
             return _classify(response, credentials, time.monotonic() - started)
         return _offline("too many redirects")
+
+
+def _busy_pause(response: Response) -> float | None:
+    """How long to wait before asking again after a 503 (None: do not ask again)."""
+    if response.status != 503:
+        return None
+    after = (response.header("retry-after") or "").strip()
+    if not after:
+        return BUSY_RETRY_S
+    return float(after) if after.isdigit() and int(after) <= MAX_BUSY_WAIT_S else None
 
 
 async def _describe(

@@ -11,6 +11,7 @@ import base64
 import binascii
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from safezone.cameras.h264 import SpsError, parse_sps
 
@@ -128,7 +129,12 @@ def _size(media: Media, pt: int | None) -> tuple[int, int] | None:
 
 
 def _sps_of(params: dict[str, str]) -> tuple[int, int, float | None] | None:
-    sets = params.get("sprop-parameter-sets", "")
+    return _sps_from_sets(params.get("sprop-parameter-sets", ""))
+
+
+@lru_cache(maxsize=1024)
+def _sps_from_sets(sets: str) -> tuple[int, int, float | None] | None:
+    # Cached: a thousand cameras are a handful of models announcing the same SPS every sweep.
     for item in sets.split(","):
         try:
             nal = base64.b64decode(item.strip() + "=" * (-len(item.strip()) % 4), validate=True)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -125,12 +126,15 @@ class RollingBuffers:
         return out
 
 
-async def _stop_all(feeds: list[Feed], timeout_s: float = 6.0) -> None:
+async def _stop_all(feeds: list[Feed], timeout_s: float = 2.0) -> None:
+    """Stop feeds and wait up to ``timeout_s`` in all; a reader stuck in a network read ends
+    on its own at its read timeout (the threads are daemons), so shutdown need not wait."""
     for feed in feeds:
         feed.stop()
 
     def join() -> None:
+        deadline = time.monotonic() + timeout_s
         for feed in feeds:
-            feed.join(timeout_s)
+            feed.join(max(0.0, deadline - time.monotonic()))
 
     await asyncio.to_thread(join)

@@ -226,7 +226,7 @@ class ClipRecorder:
             # Shutting down: let the writer remove its partial file before we go.
             stop.set()
             with contextlib.suppress(ClipAborted, NoVideo, Exception, asyncio.CancelledError):
-                await asyncio.wait_for(future, timeout=5.0)
+                await asyncio.wait_for(future, timeout=2.0)
             raise
 
     async def _set_recording(self, clip_id: str, resumed: bool) -> None:

@@ -147,6 +147,26 @@ class BoxTopicPlugin(BaseTopicPlugin):  # type: ignore[misc]
         return self.gate.allowed(session.username, topic, action)
 
 
+class _SnapshotDict(dict[str, Any]):
+    """amqtt 0.12 walks its subscription table with ``await`` inside the loop; a box that
+    subscribes meanwhile (each box adds its own topic filters) makes that walk fail with
+    "dictionary changed size during iteration", dropping the message being broadcast or the
+    connecting client. Walking over a snapshot fixes it (the table stays small: two filters a
+    box)."""
+
+    def __iter__(self) -> Any:
+        return iter(list(super().keys()))
+
+    def keys(self) -> Any:
+        return list(super().keys())
+
+    def values(self) -> Any:
+        return [list(v) if isinstance(v, list) else v for v in super().values()]
+
+    def items(self) -> Any:
+        return [(k, list(v) if isinstance(v, list) else v) for k, v in super().items()]
+
+
 @dataclass
 class EmbeddedBroker:
     """An amqtt broker bound to ``host:port`` (port 0 picks a free one)."""
@@ -172,6 +192,7 @@ class EmbeddedBroker:
             if logging.getLogger(noisy).getEffectiveLevel() < logging.WARNING:
                 logging.getLogger(noisy).setLevel(logging.WARNING)
         broker = Broker(config, loop=asyncio.get_running_loop())
+        broker._subscriptions = _SnapshotDict()  # noqa: SLF001 - see _SnapshotDict
         await broker.start()
         self._broker = broker
         server = broker._servers["default"].instance  # noqa: SLF001 - amqtt exposes no getter

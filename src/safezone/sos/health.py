@@ -15,9 +15,9 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from safezone.alarms.effects import Effect, Push
@@ -36,6 +36,8 @@ OFFLINE_ALERT = "sos_box_offline"
 BATTERY_ALERT = "sos_box_low_battery"
 _BATTERY_HYSTERESIS = 5.0
 _CHUNK = 400  # codes per IN (...) query: well under every backend's parameter limit
+_WRITE_CHUNK = 200  # rows per UPDATE batch; the loop breathes between batches
+_SEEN_PRECISION_S = 10.0
 
 RunEffects = Callable[[list[Effect]], Awaitable[None]]
 
@@ -62,6 +64,8 @@ class BoxHealth:
         self.stats = stats
         self.run_effects = run_effects
         self.pending: dict[str, Pending] = {}
+        # Per box id: (when its health was last written, the values written then).
+        self._written: dict[int, tuple[datetime, tuple[Any, ...]]] = {}
         self._lock = asyncio.Lock()
 
     def note_heartbeat(self, code: str, heartbeat: Heartbeat, at: datetime) -> None:
@@ -97,21 +101,48 @@ class BoxHealth:
                                           topic=code, count=entry.messages)
                 pairs = [(row, _changes(row, batch[code])) for code, row in rows.items()
                          if row.enabled]
-                if pairs:
-                    await session.execute(update(SosBox), [change for _, change in pairs])
+                pairs = [(row, change) for row, change in pairs if self._worth_writing(change)]
+                await _write(session, [change for _, change in pairs])
+                open_alerts = _OpenAlerts(session)
                 for row, change in pairs:
-                    effects += await self._alerts(session, row, change)
+                    effects += await self._alerts(session, row, change, open_alerts)
             self.stats.heartbeats["flushes"] += 1
             self.stats.heartbeats["rows_written"] += len(pairs)
         if effects:
             await self.run_effects(effects)
 
+    def _worth_writing(self, change: dict[str, Any]) -> bool:
+        """Skip a row whose only news is a newer "last seen" within ``_SEEN_PRECISION_S``.
+
+        Offline detection works in tens of seconds, so a heartbeat that changes nothing else
+        need not cost a row write each second (a fleet sending faster than expected, or a
+        benchmark, would otherwise rewrite every row every flush).
+        """
+        seen = change.get("last_seen_at")
+        values = tuple(v for k, v in sorted(change.items()) if not k.startswith("last_"))
+        last = self._written.get(change["id"])
+        if (
+            "status" not in change
+            and seen is not None
+            and last is not None
+            and last[1] == values
+            and (seen - last[0]).total_seconds() < _SEEN_PRECISION_S
+        ):
+            return False
+        if seen is not None:
+            self._written[change["id"]] = (seen, values)
+        return True
+
     async def _alerts(
-        self, session: AsyncSession, row: Any, change: dict[str, Any]
+        self, session: AsyncSession, row: Any, change: dict[str, Any], open_alerts: _OpenAlerts
     ) -> list[Effect]:
         effects: list[Effect] = []
         now = change.get("last_seen_at") or change.get("status_since") or utcnow()
-        if change.get("status") == "online" and row.status != "online":
+        if (
+            change.get("status") == "online"
+            and row.status != "online"
+            and await open_alerts.has(OFFLINE_ALERT, row.id)
+        ):
             effects += await clear_alerts(session, OFFLINE_ALERT, row.id, now)
         battery = change.get("battery_pct")
         low = self.settings.box_low_battery_pct
@@ -124,7 +155,11 @@ class BoxHealth:
                     en=f"SOS box {row.code} battery low ({battery:.0f}%)",
                     details={"battery_pct": battery},
                 )
-            elif battery >= (high := low + _BATTERY_HYSTERESIS) and (was is None or was < high):
+            elif (
+                battery >= (high := low + _BATTERY_HYSTERESIS)
+                and (was is None or was < high)
+                and await open_alerts.has(BATTERY_ALERT, row.id)
+            ):
                 effects += await clear_alerts(session, BATTERY_ALERT, row.id, now)
         self.stats.alerts["raised_or_cleared"] += len(effects)
         return effects
@@ -197,6 +232,41 @@ class BoxHealth:
                 await self.check_silent()
             except Exception:  # noqa: BLE001
                 log.exception("box offline check failed")
+
+
+class _OpenAlerts:
+    """Which boxes have an open alert of a kind: one query per kind per flush, when needed."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+        self.known: dict[str, set[str]] = {}
+
+    async def has(self, kind: str, box_id: int) -> bool:
+        if kind not in self.known:
+            self.known[kind] = await _open_alert_ids(self.session, kind)
+        return str(box_id) in self.known[kind]
+
+
+async def _write(session: AsyncSession, changes: list[dict[str, Any]]) -> None:
+    """One executemany UPDATE per set of changed columns (Core: no ORM work per row)."""
+    table = cast(Table, SosBox.__table__)
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for change in changes:
+        columns = tuple(sorted(k for k in change if k != "id"))
+        if columns:
+            groups.setdefault(columns, []).append(
+                {"row_id": change["id"], **{k: change[k] for k in columns}}
+            )
+    for columns, params in groups.items():
+        statement = (
+            update(table)
+            .where(table.c.id == bindparam("row_id"))
+            .values({column: bindparam(column) for column in columns})
+        )
+        for start in range(0, len(params), _WRITE_CHUNK):
+            await session.execute(statement, params[start : start + _WRITE_CHUNK])
+            # Let the MQTT reader run: a broker drops QoS 0 messages for a client that stalls.
+            await asyncio.sleep(0)
 
 
 def _changes(row: Any, entry: Pending) -> dict[str, Any]:
