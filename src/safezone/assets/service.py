@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import Select, func, select
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -135,7 +136,7 @@ async def create_asset(
 
 def _refuse_nulls(kind: AssetKind, values: dict[str, Any]) -> None:
     """An explicit null for a required column is a 422, not a database error."""
-    columns = kind.model.__table__.columns
+    columns = sa_inspect(kind.model).columns
     bad = [k for k, v in values.items() if v is None and k in columns and not columns[k].nullable]
     if bad:
         errors = [
