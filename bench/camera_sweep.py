@@ -1,6 +1,6 @@
 """Benchmark: one health sweep (RTSP OPTIONS + DESCRIBE) over 1,000 camera paths.
 
-    /tmp/v/bin/python bench/camera_sweep.py [--cameras 1000] [--locked 100] [--sweeps 3] \
+    /tmp/v/bin/python bench/camera_sweep.py [--cameras 1000] [--locked 100] [--sweeps 5] \
         [--sample 10] [--results bench/RESULTS.md]
 
 Target (issue 3): one sweep over 1,000 cameras in ≤ 2 s on the 2-core machine. Reference
@@ -88,7 +88,7 @@ def update_results(path: Path, block: str) -> None:
         text = text.rstrip("\n") + "\n\n" + block
     else:
         end = text.find("\n## ", start + len(SECTION))
-        text = text[:start] + block + (text[end + 1 :] if end >= 0 else "")
+        text = text[:start] + block + ("\n" + text[end + 1 :] if end >= 0 else "")
     path.write_text(text, encoding="utf-8")
 
 
@@ -96,7 +96,7 @@ async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--cameras", type=int, default=1000)
     parser.add_argument("--locked", type=int, default=100, help="paths behind Digest auth")
-    parser.add_argument("--sweeps", type=int, default=3)
+    parser.add_argument("--sweeps", type=int, default=5)
     parser.add_argument("--sample", type=int, default=10, help="paths for the ffprobe reference")
     parser.add_argument("--results", type=Path, help="write the figures into this RESULTS.md")
     args = parser.parse_args()

@@ -149,20 +149,21 @@ async def test_box_health_lists_failing_boxes_first(
     operator = await make_user(Role.operator, username="health_op")
     now = utcnow()
     async with db.write() as session:
-        healthy: dict[str, Any] = {"status": "online", "last_heartbeat_at": now,
-                                   "battery_pct": 96.0, "last_self_test_at": now,
-                                   "self_test_ok": True}
+        healthy: dict[str, Any] = {"status": "online", "last_seen_at": now, "battery_pct": 96.0,
+                                   "last_self_test_at": now, "self_test_ok": True,
+                                   "secret_hash": "0" * 64, "provisioned_at": now}
         for code in ("SOS-A-OK", "SOS-B-OK"):
             box = await add_box(session, code)
             for key, value in healthy.items():
                 setattr(box, key, value)
         failing = await add_box(session, "SOS-Z-FAIL")
+        for key, value in healthy.items():
+            setattr(failing, key, value)
         failing.status = "offline"
         failing.battery_pct = 12.0
-        failing.last_heartbeat_at = now - timedelta(minutes=20)
-        failing.last_self_test_at = now - timedelta(days=1)
+        failing.last_seen_at = now - timedelta(minutes=20)
         failing.self_test_ok = False
-        failing.self_test_detail = "speaker: no echo"
+        failing.self_test_detail = "failed: speaker"
         await session.flush()
         assert await session.scalar(select(SosBox.id).where(SosBox.code == "SOS-Z-FAIL"))
     context = await browser.new_context(viewport={"width": 1280, "height": 700})

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import os
-import sys
 import uuid
 from collections.abc import Iterator
 from datetime import timedelta
@@ -16,17 +14,19 @@ import httpx
 import pytest
 from asgi_lifespan import LifespanManager
 from sqlalchemy import select
+from typer.testing import CliRunner
 
 from safezone.app import create_app
 from safezone.audit.models import AuditEntry
 from safezone.audit.service import verify
 from safezone.auth.roles import Role
+from safezone.cli import app as cli_app
 from safezone.db.base import utcnow
 from safezone.db.engine import Database
 from safezone.evidence.models import Clip
 from safezone.evidence.workers import run_purge
 from safezone.incidents.models import Incident
-from safezone.settings import Settings
+from safezone.settings import Settings, get_settings
 from tests.cameras.evidence_support import PATHS, add_camera
 from tests.conftest import UserFactory
 from tests.fixtures.rtsp import RtspServer
@@ -123,20 +123,26 @@ async def test_purge_keeps_clips_of_open_incidents(
     assert {c.id for c in await run_purge(db, settings)} == {old_open[0]}
 
 
-async def test_purge_command(db: Database, settings: Settings) -> None:
+async def test_purge_command(
+    db: Database, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
     cam = await add_camera(db, settings, code="EV-RET", url="rtsp://127.0.0.1:9/x")
     clip_id, path = await _stored_clip(db, settings, cam, age_days=40)
-    env = {**os.environ, "SAFEZONE_DATA_DIR": str(settings.data_dir),
-           "SAFEZONE_DATABASE_URL": settings.resolved_database_url}
-    for args, still_there in ((["--dry-run"], True), ([], False)):
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "safezone", "evidence", "purge", *args, env=env,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
-        )
-        out, _ = await asyncio.wait_for(proc.communicate(), 60)
-        assert proc.returncode == 0, out
-        assert clip_id in out.decode() and "1 clip(s)" in out.decode()
-        assert path.exists() is still_there
+    monkeypatch.setenv("SAFEZONE_DATA_DIR", str(settings.data_dir))
+    monkeypatch.setenv("SAFEZONE_DATABASE_URL", settings.resolved_database_url)
+    get_settings.cache_clear()
+    try:
+        for args, still_there in ((["--dry-run"], True), ([], False)):
+            # The command runs its own event loop: give it a thread of its own.
+            result = await asyncio.to_thread(
+                CliRunner().invoke, cli_app, ["evidence", "purge", *args]
+            )
+            assert result.exit_code == 0, result.output
+            assert clip_id in result.output and "1 clip(s)" in result.output
+            assert path.exists() is still_there
+    finally:
+        get_settings.cache_clear()
+    assert (await _status(db, clip_id)).status == "purged"
 
 
 async def test_restart_marks_interrupted_clips_failed_and_resumes_open_ones(

@@ -122,6 +122,22 @@ async def test_a_refused_camera_says_why_in_thai_and_english(
     await expect(state).to_have_text("Access denied: the owner does not share this camera.")
 
 
+async def test_an_on_request_camera_offers_an_access_request(
+    page: Page, db: Database, settings: Settings, live_server: LiveServer,
+    make_user: UserFactory, rtsp: RtspServer,
+) -> None:
+    operator = await make_user(Role.operator)
+    camera = await add_camera(db, settings, url=rtsp.url("/c3"), policy="on_request")
+    await sign_in(page, live_server, operator["username"], f"/cameras/{camera}")
+    await expect(page.get_by_test_id("player-state")).to_contain_text("เมื่ออนุมัติคำขอ")
+    await page.fill("#access-reason", "ติดตามเหตุลักทรัพย์หน้าร้าน")
+    await page.get_by_test_id("request-access").click()
+    await expect(page.locator("#access-request-result")).to_have_text(
+        "ส่งคำขอแล้ว เจ้าของกล้องจะพิจารณา"
+    )
+    await expect(page.get_by_test_id("request-access")).to_be_disabled()
+
+
 async def tile_cameras(page: Page) -> list[str]:
     return await page.eval_on_selector_all(
         "[data-testid=wall-tile]", "tiles => tiles.map(t => t.dataset.cameraId)"

@@ -131,6 +131,7 @@ def write_clip(
     end: float,
     dest: Path,
     stop: threading.Event,
+    grace_s: float = END_GRACE_S,
 ) -> Written:
     """Record the window [start, end) (epoch seconds) from ``sub`` into ``dest``.
 
@@ -144,6 +145,8 @@ def write_clip(
     out: _Mp4 | None = None
     stopped_early: str | None = None
     last_packet_at = time.time()
+    # A window already past (taken from a buffer) is judged from now, not from its end.
+    give_up_at = max(end, last_packet_at) + GIVE_UP_S
     try:
         while True:
             if stop.is_set():
@@ -152,9 +155,7 @@ def write_clip(
             now = time.time()
             if isinstance(item, Sample):
                 last_packet_at = now
-            if now > end + END_GRACE_S and (
-                now - last_packet_at > END_GRACE_S or now > end + GIVE_UP_S
-            ):
+            if now > end + grace_s and (now - last_packet_at > grace_s or now > give_up_at):
                 # The window is over and the stream has nothing more for it.
                 if out is None:
                     out = _flush_pending(part, segment, pending, end)
@@ -226,14 +227,21 @@ def _consider(
     """Before the first write: pick the key frame nearest ``start``. Returns the opened file
     once writing has begun (``pending`` is consumed), else None."""
     if not sample.keyframe:
+        if pending and sample.wall >= end:
+            # The whole window lies inside the GOP that began before it: no need to wait
+            # for the next key frame, which can only be later still.
+            return _flush_pending(part, segment, pending, end)
         if pending:
             pending.append(sample)
         return None
     if sample.wall <= start:
         pending[:] = [sample]
         return None
-    # A key frame after the start: begin here, or at the previous key frame if it is nearer.
-    use_pending = bool(pending) and start - pending[0].wall <= sample.wall - start
+    # A key frame after the start: begin here, or at the previous key frame if that is nearer
+    # (or if this one is already past the end: the window lies inside the previous GOP).
+    use_pending = bool(pending) and (
+        sample.wall >= end or start - pending[0].wall <= sample.wall - start
+    )
     out = _Mp4(part, segment)
     for earlier in pending if use_pending else ():
         if earlier.wall < end:
