@@ -176,7 +176,9 @@ with `{" ".join(FAST_PROBE)}`: {fast_each:.2f} s each → ~{fast_each * args.cam
 
 Measured {time.strftime("%Y-%m-%d")}, load average {load} (other test runs shared the machine).
 All {args.cameras} cameras came back `online` with codec, size and frame rate read from the SDP
-(the Digest ones after a 401 and a second DESCRIBE).
+(the Digest ones after a 401 and a second DESCRIBE). The wall time depends on what else runs on
+the 2 cores: the CPU per sweep (prober + server, ~0.9 s) is its floor on a busy machine; with
+parallel test suites running (load average 8), single sweeps took up to 2.8 s.
 """
     if args.results:
         update_results(args.results, block)

@@ -108,6 +108,26 @@ async def test_the_camera_page_plays_live_video(
     await expect(page.get_by_test_id("player-state")).to_have_text("หยุดแล้ว")
 
 
+async def test_the_camera_list_filters_and_links_to_the_camera(
+    page: Page, db: Database, settings: Settings, live_server: LiveServer,
+    make_user: UserFactory, rtsp: RtspServer, artifacts: Path,
+) -> None:
+    operator = await make_user(Role.operator)
+    up = await add_camera(db, settings, url=rtsp.url("/c1"), name="ตลาดเช้า")
+    down = await add_camera(db, settings, url=rtsp.url("/c2"), name="ท่าน้ำ", status="offline")
+    await sign_in(page, live_server, operator["username"], "/cameras")
+    rows = page.locator("[data-testid=camera-table] tbody tr")
+    await expect(rows).to_have_count(2)
+    await page.get_by_test_id("filter-status").select_option("offline")
+    await page.click("[data-testid=camera-filters] button[type=submit]")
+    await expect(rows).to_have_count(1)
+    await expect(rows.first).to_have_attribute("data-camera-id", str(down))
+    await page.screenshot(path=str(artifacts / "live-camera-list.png"))
+    await page.goto(f"{live_server.url}/cameras?q=ตลาด")
+    await page.click(f"tr[data-camera-id='{up}'] td:nth-child(2) a")
+    await expect(page.get_by_test_id("camera-name")).to_have_text("ตลาดเช้า")
+
+
 async def test_a_refused_camera_says_why_in_thai_and_english(
     page: Page, db: Database, settings: Settings, live_server: LiveServer,
     make_user: UserFactory, rtsp: RtspServer, artifacts: Path,

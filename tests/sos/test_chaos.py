@@ -104,7 +104,7 @@ async def _burst(
     fleet = BoxFleet(
         boxes, broker_url=broker_url, topic_root=topic_root, outbox=tmp_path / "outbox.db",
         heartbeat_s=30, client_prefix=f"{topic_root}-", resend_initial_s=1.0,
-        resend_max_s=3.0, reconnect_max_s=2.0, seed=7,
+        resend_max_s=6.0, reconnect_max_s=2.0, seed=7,
     )
     event_ids: list[str] = []
     try:
@@ -118,7 +118,7 @@ async def _burst(
                 await asyncio.sleep(0.1)  # the burst lasts ~2 s
             if n == PRESSES * 2 // 5:
                 await disrupt(server)
-        assert await fleet.wait_drained(45), (
+        assert await fleet.wait_drained(50), (
             f"{fleet.pending()} presses never acknowledged; server log:\n"
             + (tmp_path / "server.log").read_text()[-3000:]
         )
