@@ -40,6 +40,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import textwrap
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -267,16 +268,30 @@ async def raw_broker(mqtt: str, root: str, count: int) -> list[float]:
 
 
 def write_results(report: dict[str, Any], command: str) -> None:
+    setup = (
+        f"{report['boxes']:,} simulated boxes (real agents, one MQTT connection each) "
+        f"heartbeating every {report['heartbeat_s']:g} s, {report['consoles']} operator consoles "
+        f"on `/api/v1/live`, {report['presses']} SOS presses (QoS 1, one every 50-150 ms) "
+        f"against Mosquitto; database {report['backend']}. Latency = publish → each console's "
+        "receipt of `alarm.new` (the alarm is committed before the push)."
+    )
+    verdict = "met" if report["p99"] <= TARGET_P99_MS and not report["missing"] else "not met"
+    note = (
+        f"Measured {report['when']}, load average at start {report['load']} (the machine is "
+        f"shared with other test runs). Target {verdict} in this run."
+    )
+    if report["raw_p99"] > TARGET_P99_MS:
+        note += (
+            f" The raw broker's own p99 ({report['raw_p99']:.1f} ms) was above the whole "
+            "target (≈0.4 ms on an idle machine), so this run cannot show whether the target "
+            "holds on an idle one: rerun the command when nothing else is running."
+        )
     lines = [
         SECTION,
         "",
         f"Command: `{command}`",
         "",
-        f"{report['boxes']:,} simulated boxes (real agents, one MQTT connection each) "
-        f"heartbeating every {report['heartbeat_s']:g} s, {report['consoles']} operator consoles "
-        f"on `/api/v1/live`, {report['presses']} SOS presses (QoS 1, one every 50-150 ms) "
-        f"against Mosquitto; database {report['backend']}. Latency = publish → each console's "
-        "receipt of `alarm.new` (the alarm is committed before the push).",
+        *textwrap.wrap(setup, 96),
         "",
         "| figure | result | target | reference (same run) |",
         "|---|---|---|---|",
@@ -291,8 +306,7 @@ def write_results(report: dict[str, Any], command: str) -> None:
         f"{report['intake_p50']:.2f} / {report['intake_p99']:.2f} ms | | |",
         f"| receipts missing | {report['missing']} of {report['expected']} | 0 | |",
         "",
-        f"Measured {report['when']}, load average at start {report['load']} (the machine is "
-        "shared with other test runs, so the tail is noisy).",
+        *textwrap.wrap(note, 96),
         "",
     ]
     body = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else "# Benchmark results\n\n"

@@ -20,6 +20,8 @@ from typing import Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from safezone.sos.protocol import IceServer
+
 
 class Settings(BaseSettings):
     """Every SafeZone setting; the environment variable is ``SAFEZONE_`` + the field name."""
@@ -421,6 +423,38 @@ class Settings(BaseSettings):
             "This many boxes of one zone losing power within the window fold into one area "
             "alert instead of one alert per box."
         ),
+    )
+
+    # --- Two-way calls (operator console <-> SOS box, WebRTC) --------------------------------
+    webrtc_ice_servers: list[IceServer] = Field(
+        default=[],
+        title="STUN/TURN servers for calls",
+        description=(
+            'JSON list of RTCIceServer objects, e.g. [{"urls": "stun:stun.example.org:3478"}, '
+            '{"urls": "turn:turn.example.org:3478", "username": "u", "credential": "p"}]. '
+            "Given to the console and, in each offer, to the box. Empty: host candidates "
+            "only, enough when consoles and boxes share a network."
+        ),
+    )
+    call_answer_timeout_s: float = Field(
+        default=20.0,
+        gt=0,
+        title="Box answer timeout (s)",
+        description="A box that has not answered a call offer this long after it was sent is "
+        "reported as not answering and the call ends.",
+    )
+    call_setup_timeout_s: float = Field(
+        default=90.0,
+        gt=0,
+        title="Call setup timeout (s)",
+        description="A call not connected this long after the operator pressed Answer ends "
+        "(covers the browser's microphone prompt, the box's answer and connecting).",
+    )
+    call_max_duration_s: float = Field(
+        default=3600.0,
+        gt=0,
+        title="Longest call (s)",
+        description="A call is ended by the server after this long.",
     )
 
     @property

@@ -103,6 +103,11 @@ class BoxAgent:
         self.outputs = Outputs(self.code, console=console, pins=config.gpio)
         self.sensors = sensors or Sensors(rng=self.rng)
         self.call_handler: CallHandler = DeclineCalls()
+        if config.calls:
+            # Imported here: aiortc is only needed by boxes that take calls.
+            from safezone.box.call import WebRtcCalls
+
+            self.call_handler = WebRtcCalls.from_config(config)
         self.connected = asyncio.Event()
         self.acked = 0
         self.commands: list[Command] = []
@@ -182,6 +187,7 @@ class BoxAgent:
             sender.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await sender
+            await self._close_calls()
             for task in list(self._tasks):
                 task.cancel()
             self.outputs.close()
@@ -252,6 +258,7 @@ class BoxAgent:
                 receive.result()  # raises MqttError on a lost connection
             else:
                 receive.cancel()
+                await self._close_calls()  # while connected, so the server hears the hang-up
                 # A clean goodbye: the will is only sent on an unclean one.
                 await client.publish(self._topic("status"),
                                      Status(box_id=self.code, state="offline",
@@ -320,6 +327,12 @@ class BoxAgent:
             period = self.config.heartbeat_s
             await asyncio.sleep(self.rng.uniform(0, period) if first else period)
             first = False
+
+    async def _close_calls(self) -> None:
+        close = getattr(self.call_handler, "close", None)
+        if close is not None:
+            with contextlib.suppress(Exception):
+                await close(self)
 
     async def send_call_signal(self, type: str, call_id: str, **fields: Any) -> None:
         """Publish call signalling (``call_answer``, ``call_ice``, ``call_end``) upstream."""

@@ -67,6 +67,22 @@ class BoxConfig(BaseModel):
     audio_required: bool = Field(
         default=False, description="Self-test fails when no audio device is present."
     )
+    # Two-way calls (safezone.box.call): WebRTC with aiortc.
+    calls: bool = Field(default=True, description="Answer the command centre's calls (WebRTC).")
+    microphone: str | None = Field(
+        default=None, description="ALSA capture device for calls ('default', 'hw:1,0'); "
+        "unset: a generated tone."
+    )
+    speaker: str | None = Field(
+        default=None, description="ALSA playback device for the operator's voice; unset: "
+        "received audio is counted and dropped."
+    )
+    video_size: str = Field(
+        default="640x360", pattern=r"^[1-9][0-9]{1,3}x[1-9][0-9]{1,3}$",
+        description="Call video size (camera request and test pattern).",
+    )
+    video_fps: float = Field(default=15.0, gt=0, le=60, description="Call video frame rate.")
+    call_max_s: float = Field(default=1800.0, gt=0, description="A call ends after this long.")
 
     @property
     def resolved_outbox(self) -> Path:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Float, ForeignKey, String, Text
+from sqlalchemy import JSON, Float, ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from safezone.db.base import Base, utcnow
@@ -53,6 +53,13 @@ class Call(Base):
     """A two-way call between an operator's console and a box."""
 
     __tablename__ = "calls"
+    # One call in progress per box, enforced by the database (safe across app processes).
+    __table_args__ = (
+        Index(
+            "uq_calls_box_active", "box_id", unique=True,
+            sqlite_where=text("ended_at IS NULL"), postgresql_where=text("ended_at IS NULL"),
+        ),
+    )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     incident_id: Mapped[int | None] = mapped_column(
@@ -66,3 +73,6 @@ class Call(Base):
     ended_at: Mapped[datetime | None]
     duration_s: Mapped[float | None] = mapped_column(Float)
     end_reason: Mapped[str | None] = mapped_column(String(100))
+    # Refreshed by the app process that carries the call; a call it stopped refreshing (that
+    # process died) is ended as lost, so the box can be called again.
+    alive_at: Mapped[datetime | None]

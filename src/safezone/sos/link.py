@@ -2,8 +2,8 @@
 
 One MQTT client subscribes to every box's ``event``, ``heartbeat``, ``status`` and ``call``
 topics. Each message is validated (``safezone.sos.protocol``); a refused one is counted with its
-reason and logged, and the consumer goes on. Events are handled one at a time in arrival
-order::
+reason and logged, and the consumer goes on. Events are stored in arrival order
+(``safezone.sos.ingest``)::
 
     one write transaction:  box known and enabled? → insert BoxEvent (unique event_id)
                             → alarms.pipeline.on_box_event(...) → effects
@@ -33,17 +33,14 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import aiomqtt
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
 from safezone.alarms.effects import Effect, run_effects
-from safezone.alarms.pipeline import on_box_event
 from safezone.db.base import utcnow
 from safezone.db.engine import Database
 from safezone.settings import Settings
 from safezone.sos.broker import BrokerGate, EmbeddedBroker
 from safezone.sos.health import BoxHealth
-from safezone.sos.models import BoxEvent, SosBox
+from safezone.sos.ingest import store_events
 from safezone.sos.protocol import (
     COMMANDS,
     Ack,
@@ -51,7 +48,6 @@ from safezone.sos.protocol import (
     CallSignal,
     Heartbeat,
     Rejection,
-    SelfTest,
     Status,
     parse_topic,
     parse_upstream,
@@ -66,6 +62,7 @@ CallHandler = Callable[[str, CallSignal], Awaitable[None]]
 # Committed event ids remembered in memory, so that a resend storm after an outage is
 # acknowledged without touching the database.
 _RECENT_EVENTS = 100_000
+_BATCH = 50
 
 
 class LinkUnavailable(RuntimeError):
@@ -274,82 +271,33 @@ class BoxLink:
 
     async def _event_worker(self, queue: asyncio.Queue[tuple[str, BoxEventMessage]]) -> None:
         while True:
-            code, event = await queue.get()
+            batch = [await queue.get()]
+            # Whatever else is already waiting goes into the same transaction (never waits).
+            while len(batch) < _BATCH and not queue.empty():
+                batch.append(queue.get_nowait())
             try:
-                await self.handle_event(code, event)
-            except Exception:  # noqa: BLE001 - not acked: the box resends and we retry
-                self.stats.events["failed"] += 1
-                log.exception("device link: event %s from %s failed", event.event_id, code)
+                await self.handle_events(batch)
+            except Exception:  # noqa: BLE001 - not acked: the boxes resend and we retry
+                self.stats.events["failed"] += len(batch)
+                log.exception("device link: a batch of %d events failed", len(batch))
             finally:
-                self._in_flight.discard(event.event_id.lower())
+                for _code, event in batch:
+                    self._in_flight.discard(event.event_id.lower())
 
     async def handle_event(self, code: str, event: BoxEventMessage) -> None:
         """Store ``event`` once (with what it means), then acknowledge it to the box."""
-        event_id = event.event_id.lower()
-        effects: list[Effect] = []
-        try:
-            async with self.db.write() as session:
-                box = await session.scalar(select(SosBox).where(SosBox.code == code))
-                if box is None or not box.enabled:
-                    reason = "unknown_box" if box is None else "disabled_box"
-                    self.stats.reject(reason, f"event {event_id} dropped", topic=code)
-                    return
-                owner = await session.scalar(
-                    select(BoxEvent.box_id).where(BoxEvent.event_id == event_id)
-                )
-                if owner is None:
-                    effects = await self._store(session, box, event, event_id)
-                elif owner != box.id:
-                    self.stats.reject("event_id_conflict", f"{event_id} belongs to another box",
-                                      topic=code)
-                    return
-                else:
-                    self.stats.events["duplicates"] += 1
-        except IntegrityError:
-            # Another process (or an earlier attempt) stored it first: a duplicate.
-            async with self.db.session() as session:
-                if await session.scalar(
-                    select(BoxEvent.id).where(BoxEvent.event_id == event_id)
-                ) is None:
-                    raise
-            self.stats.events["duplicates"] += 1
-            effects = []
-        self._remember(event_id, code)
-        if effects:
-            await self._run_effects(effects)
-        self._spawn(self._ack(code, event.event_id))
+        await self.handle_events([(code, event)])
 
-    async def _store(
-        self, session: Any, box: SosBox, event: BoxEventMessage, event_id: str
-    ) -> list[Effect]:
-        now = utcnow()
-        row = BoxEvent(
-            event_id=event_id,
-            box_id=box.id,
-            seq=event.seq,
-            kind=event.kind,
-            device_time=event.time,
-            received_at=now,
-            payload=event.model_dump(mode="json", exclude_none=True),
-        )
-        session.add(row)
-        await session.flush()
-        # An event is a sign of life as good as a heartbeat.
-        box.last_seen_at = now
-        box.last_seq = max(box.last_seq or 0, event.seq)
-        if box.status != "online":
-            box.status, box.status_since = "online", now
-        if isinstance(event, SelfTest):
-            box.last_self_test_at = event.time
-            box.self_test_ok = event.ok
-            failed = [name for name, check in event.checks.items() if not check.ok]
-            box.self_test_detail = (
-                ("failed: " + ", ".join(sorted(failed))) if failed else "all checks passed"
-            )[:300]
-        effects = await on_box_event(session, box=box, event=row, settings=self.settings)
-        self.stats.events["accepted"] += 1
-        self.stats.events[event.kind] += 1
-        return effects
+    async def handle_events(self, batch: list[tuple[str, BoxEventMessage]]) -> None:
+        """Store a batch in one transaction; after the commit run the effects, then ack."""
+        stored = await store_events(self.db, settings=self.settings, stats=self.stats,
+                                    batch=batch)
+        for code, event_id in stored.acks:
+            self._remember(event_id.lower(), code)
+        if stored.effects:
+            await self._run_effects(stored.effects)
+        for code, event_id in stored.acks:
+            self._spawn(self._ack(code, event_id))
 
     async def _ack(self, code: str, event_id: str) -> None:
         try:

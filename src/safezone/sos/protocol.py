@@ -71,6 +71,7 @@ Uuid = Annotated[str, Field(pattern=UUID_PATTERN)]
 BoxCode = Annotated[str, Field(pattern=BOX_CODE_RE.pattern)]
 Percent = Annotated[float, Field(ge=0, le=100)]
 Text200 = Annotated[str, Field(max_length=200)]
+ICE_URL_PATTERN = r"^(stun|stuns|turn|turns):[^\s]+$"
 Version = Literal[1]
 
 
@@ -222,8 +223,21 @@ class CallFields(Message):
     reason: Text200 | None = None
 
 
+class IceServer(Message):
+    """A STUN or TURN server for a call (as in WebRTC's ``RTCIceServer``)."""
+
+    urls: (
+        Annotated[str, Field(pattern=ICE_URL_PATTERN, max_length=500)]
+        | list[Annotated[str, Field(pattern=ICE_URL_PATTERN, max_length=500)]]
+    )
+    username: str | None = Field(default=None, max_length=200)
+    credential: str | None = Field(default=None, max_length=500)
+
+
 class CallCommand(CommandBase, CallFields):
     type: Literal["call_offer", "call_answer", "call_ice", "call_end"]
+    # call_offer only: the STUN/TURN servers the box should use (none: host candidates only).
+    ice_servers: list[IceServer] | None = Field(default=None, max_length=10)
 
 
 Command = Annotated[
