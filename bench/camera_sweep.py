@@ -7,7 +7,7 @@ Target (issue 3): one sweep over 1,000 cameras in ≤ 2 s on the 2-core machine.
 measured in the same run: ``ffprobe`` run sequentially over a sample of the same paths (what a
 shell script would do), extrapolated to all the cameras.
 
-The cameras are the GStreamer test server (tests/fixtures/rtsp_server.py) with ``share_media``:
+The cameras are the GStreamer test server (src/safezone/sim/rtsp_server.py) with ``share_media``:
 every path is served from one running encoder, as a real camera's encoder runs whatever the
 number of clients, so a DESCRIBE costs the server what it costs a camera (no pipeline start-up
 per request). One connection that holds a DESCRIBE open keeps that encoder running, like a

@@ -8,6 +8,7 @@ from safezone.alarms.api import router as alarms_router
 from safezone.assets.api import routers as asset_routers
 from safezone.audit.api import router as audit_router
 from safezone.auth.api import router as auth_router
+from safezone.calls.api import router as calls_router
 from safezone.cameras.coverage_api import router as coverage_router
 from safezone.cameras.health_api import router as camera_health_router
 from safezone.cameras.live_api import router as live_router
@@ -36,6 +37,7 @@ for _router in (
     wall_layouts_router,
     evidence_router,
     alarms_router,
+    calls_router,
     incidents_router,
     console_live_router,
     sos_router,

@@ -12,6 +12,7 @@ from sqlalchemy import delete
 
 from safezone.alarms.escalation import EscalationService
 from safezone.auth.models import AuthToken, LoginThrottle
+from safezone.calls.signalling import CallService
 from safezone.cameras.health import CameraMonitor
 from safezone.cameras.live import LiveHub
 from safezone.cameras.live_snapshot import SnapshotGrabber
@@ -49,8 +50,11 @@ class BackgroundServices:
         self.box_link = (
             BoxLink(db=db, settings=settings, state=state) if settings.device_link_enabled else None
         )
+        # Two-way calls: signalling between consoles and boxes (through the device link).
+        self.calls = CallService(db=db, settings=settings, state=state)
         if state is not None:
             state.box_link = self.box_link
+            state.calls = self.calls
 
     async def start(self) -> None:
         self._tasks.append(asyncio.create_task(self._housekeeping(), name="housekeeping"))
@@ -58,12 +62,14 @@ class BackgroundServices:
         await self.evidence.start()
         if self.box_link is not None:
             await self.box_link.start()
+        await self.calls.start()
         if self.camera_monitor is not None:
             await self.camera_monitor.start()
 
     async def stop(self) -> None:
         if self.camera_monitor is not None:
             await self.camera_monitor.stop()
+        await self.calls.stop()  # first: its hang-ups go out through the device link
         if self.box_link is not None:
             await self.box_link.stop()
         for task in self._tasks:

@@ -175,8 +175,10 @@ class Settings(BaseSettings):
         le=64,
         title="Event workers",
         description=(
-            "Box events stored in parallel (one box's events always in order). "
-            "0: 1 on SQLite (one writer anyway), 4 on PostgreSQL."
+            "Parallel writers of box events (one box's events always in the same one). "
+            "0 = 1: events are batched per transaction, which is what gives throughput; "
+            "parallel writers on PostgreSQL contend on the alarm correlation's row updates "
+            "(deadlocks are retried, but cost time)."
         ),
     )
     box_heartbeat_s: float = Field(

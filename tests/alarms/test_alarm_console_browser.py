@@ -36,6 +36,8 @@ CHROMIUM_ARGS = [
     "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ]
+# The press crosses a real broker and server on a shared 2-core machine: allow for load.
+WAIT = 20_000
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"no Chromium at {CHROMIUM}"),
@@ -105,19 +107,19 @@ async def test_operator_sees_and_acknowledges_an_sos(
         # Someone presses the button: the agent publishes, the link commits, the console hears.
         event_id = agent.press()
         item = page.locator("[data-testid=queue-item]").first
-        await expect(item).to_have_class("queue-item kind-sos status-new selected")
+        await expect(item).to_have_class("queue-item kind-sos status-new selected", timeout=WAIT)
         await expect(item).to_contain_text("SOS-SADET")
         await expect(page.locator(".sz-alarm-marker.sz-alarm-flash")).to_have_count(1)
         await expect(page.get_by_test_id("alarm-panel")).to_be_visible()
         await expect(page.get_by_test_id("panel-cameras")).to_contain_text("CAM-SADET")
-        answer = page.get_by_test_id("answer-button")
-        await expect(answer).to_be_disabled()
-        await expect(answer).to_have_attribute("title", "ยังใช้การสนทนาไม่ได้")
+        # The call module (static/js/call.js) is there: Answer is live (tests/calls/).
+        await expect(page.get_by_test_id("answer-button")).to_be_enabled()
         await page.wait_for_function("() => safezoneConsole.sound.beeps > 1")
         await page.screenshot(path=str(artifacts / "console-sos-new.png"))
 
         await page.get_by_test_id("ack-button").click()
-        await expect(item).to_have_class("queue-item kind-sos status-acknowledged selected")
+        await expect(item).to_have_class("queue-item kind-sos status-acknowledged selected",
+                                         timeout=WAIT)
         await expect(page.locator(".sz-alarm-marker.sz-alarm-flash")).to_have_count(0)
         await expect(page.locator(".sz-alarm-marker.sz-alarm-acknowledged")).to_have_count(1)
         await expect(page.get_by_test_id("ack-button")).to_be_hidden()

@@ -85,7 +85,7 @@ def test_sps_cropping_from_libx264() -> None:
 @pytest.mark.parametrize(
     ("b64", "expected"),
     [
-        # GStreamer x264enc (tests/fixtures/rtsp_server.py) at 640×360 15 fps and 320×240 10 fps.
+        # GStreamer x264enc (src/safezone/sim/rtsp_server.py) at 640×360 15 fps and 320×240 10 fps.
         ("Z0LAFtoCgL/lwFqDAwNSgAAAAwCAAAAPR4sXUA==", (640, 360, 15.0)),
         ("Z0LADdoFB+wFqDAwNSgAAAMACAAAAwCkeKFV", (320, 240, 10.0)),
     ],

@@ -41,6 +41,7 @@ from aiortc.mediastreams import MediaStreamError
 from aiortc.sdp import candidate_from_sdp
 
 from safezone.box.call_media import AudioSink, PatternTrack, open_camera, open_microphone
+from safezone.calls.sdp import BadSignal, check_sdp
 from safezone.sos.protocol import CallCommand
 
 if TYPE_CHECKING:
@@ -156,9 +157,16 @@ class WebRtcCalls:
             return
         for other in list(self.calls.values()):
             await self._end(agent, other, "superseded", notify=True)
-        if not command.sdp:
+        try:
+            check_sdp(command.sdp)  # aiortc itself takes almost anything
+        except BadSignal as exc:
+            log.warning("%s: call %s: bad offer (%s)", agent.code, command.call_id, exc.reason)
+            refused = CallRecord(command.call_id, end_reason="bad_offer")
+            refused.ended_at = refused.offered_at
+            self.history.append(refused)
             await self._signal(agent, "call_end", command.call_id, reason="bad_offer")
             return
+        assert command.sdp is not None  # noqa: S101 - checked above
         servers = [RTCIceServer(urls=s.urls if isinstance(s.urls, str) else list(s.urls),
                                 username=s.username, credential=s.credential)
                    for s in command.ice_servers or []]

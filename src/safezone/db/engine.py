@@ -8,6 +8,7 @@ never blocked by a writer under WAL.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -62,6 +63,10 @@ class Database:
             write_engine = self.engine
         self._read = async_sessionmaker(self.engine, expire_on_commit=False)
         self._write = async_sessionmaker(write_engine, expire_on_commit=False)
+        # SQLite admits one writer at a time. Waiting writers of this process queue here, in
+        # order and without polling; SQLite's own busy handler (which sleeps in growing steps
+        # of up to 100 ms) is then only met by writers of other processes, such as the CLI.
+        self._write_lock: asyncio.Lock | None = asyncio.Lock() if self.is_sqlite else None
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
@@ -72,8 +77,18 @@ class Database:
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncSession]:
         """A unit of work: committed when the block ends, rolled back on any exception."""
-        async with self._write() as session, session.begin():
-            yield session
+        if self._write_lock is None:
+            async with self._write() as session, session.begin():
+                yield session
+            return
+        # A bounded wait: a writer nested inside another's unit of work fails loudly instead
+        # of waiting for ever (SQLite's busy timeout is 30 s as well).
+        await asyncio.wait_for(self._write_lock.acquire(), timeout=30)
+        try:
+            async with self._write() as session, session.begin():
+                yield session
+        finally:
+            self._write_lock.release()
 
     async def dispose(self) -> None:
         await self.engine.dispose()

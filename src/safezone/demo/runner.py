@@ -1,11 +1,14 @@
-"""`safezone demo`: fresh data directory, synthetic seed, server, printed logins."""
+"""`safezone demo`: fresh data directory, simulated cameras, synthetic seed, server, printed
+logins. The camera simulator lives exactly as long as the demo (Ctrl-C and SIGTERM included)."""
 
 from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import tempfile
 from pathlib import Path
+from types import FrameType
 
 import typer
 import uvicorn
@@ -17,10 +20,20 @@ from safezone.settings import Settings
 DEFAULT_DEMO_PASSWORD = "safezone-demo"  # noqa: S105 - a published demo password, by design
 
 
+class _Stopped(Exception):
+    """SIGINT or SIGTERM after the server shut down: end the demo cleanly."""
+
+
+def _stop(signum: int, _frame: FrameType | None) -> None:
+    raise _Stopped(signum)
+
+
 def run_demo(*, host: str, port: int, data_dir: Path | None) -> None:
     """Seed a fresh demo and serve it until interrupted."""
     from safezone.app import create_app
+    from safezone.demo.cameras import describe, monitor_settings, ready_cameras, start_cameras
     from safezone.demo.seed import seed_demo
+    from safezone.sim.cameras import CameraSimulator
 
     if data_dir is None:
         data_dir = Path(tempfile.mkdtemp(prefix="safezone-demo-"))
@@ -29,28 +42,54 @@ def run_demo(*, host: str, port: int, data_dir: Path | None) -> None:
     data_dir.mkdir(parents=True, exist_ok=True)
     # The demo always uses its own embedded database, whatever the environment says.
     os.environ.pop("SAFEZONE_DATABASE_URL", None)
-    settings = Settings(data_dir=data_dir, host=host, port=port, demo_mode=True, database_url=None)
+    settings = Settings(
+        data_dir=data_dir, host=host, port=port, demo_mode=True, database_url=None,
+        **monitor_settings(),
+    )
     password = (
         settings.demo_password.get_secret_value()
         if settings.demo_password
         else DEFAULT_DEMO_PASSWORD
     )
+    notes: list[str] = []
+    # Started first: Debian's python3 loads GStreamer while the database is migrated.
+    started = start_cameras(notes.append)
 
-    async def seed() -> object:
+    async def seed() -> tuple[CameraSimulator | None, object]:
         db = Database(settings.resolved_database_url)
         try:
             await upgrade(db)
-            return await seed_demo(db, password=password, csv_dir=data_dir)
+            cameras = await asyncio.to_thread(ready_cameras, started, notes.append)
+            stream_base = cameras.stream_base if cameras else None
+            summary = await seed_demo(
+                db, password=password, csv_dir=data_dir, stream_base=stream_base
+            )
+            return cameras, summary
         finally:
             await db.dispose()
 
-    summary = asyncio.run(seed())
-    url = f"http://{host}:{port}/"
-    typer.secho("SafeZone demo — synthetic data (ข้อมูลสังเคราะห์)", bold=True)
-    typer.echo(f"  data directory: {data_dir}")
-    typer.echo(f"  seeded: {summary}")
-    typer.echo(f"  open:   {url}")
-    typer.echo(f"  logins (password: {password}):")
-    for username, role in getattr(summary, "users", []):
-        typer.echo(f"    {username:<12} {role}")
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
+    try:
+        cameras, summary = asyncio.run(seed())
+        url = f"http://{host}:{port}/"
+        typer.secho("SafeZone demo — synthetic data (ข้อมูลสังเคราะห์)", bold=True)
+        typer.echo(f"  data directory: {data_dir}")
+        typer.echo(f"  seeded: {summary}")
+        if cameras is not None:
+            describe(cameras, typer.echo)
+        for note in notes:
+            typer.echo(note)
+        typer.echo(f"  open:   {url}")
+        typer.echo(f"  logins (password: {password}):")
+        for username, role in getattr(summary, "users", []):
+            typer.echo(f"    {username:<12} {role}")
+        # uvicorn shuts down on these signals and then raises them again: end here, so the
+        # finally below stops the simulator (no orphan process).
+        signal.signal(signal.SIGTERM, _stop)
+        signal.signal(signal.SIGINT, _stop)
+        try:
+            uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
+        except _Stopped:
+            typer.echo("demo stopped")
+    finally:
+        if started is not None:
+            started.close()

@@ -99,8 +99,9 @@ class BoxHealth:
                         reason = "unknown_box" if row is None else "disabled_box"
                         self.stats.reject(reason, "heartbeat/status dropped",
                                           topic=code, count=entry.messages)
-                pairs = [(row, _changes(row, batch[code])) for code, row in rows.items()
-                         if row.enabled]
+                # In id order: the same lock order as event batches (no deadlocks).
+                pairs = [(row, _changes(row, batch[row.code]))
+                         for row in sorted(rows.values(), key=lambda r: r.id) if row.enabled]
                 pairs = [(row, change) for row, change in pairs if self._worth_writing(change)]
                 await _write(session, [change for _, change in pairs])
                 open_alerts = _OpenAlerts(session)
@@ -176,7 +177,7 @@ class BoxHealth:
                 await session.execute(
                     select(SosBox.id, SosBox.last_seen_at).where(
                         SosBox.status == "online", SosBox.last_seen_at < silent_since
-                    )
+                    ).order_by(SosBox.id)
                 )
             ).all()
             for box_id, last_seen in silent:

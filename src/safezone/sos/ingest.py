@@ -10,13 +10,15 @@ resend of a committed event is a duplicate: acknowledged again, stored nothing.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from safezone.alarms.effects import Effect
@@ -29,6 +31,13 @@ from safezone.sos.protocol import BoxEventMessage, SelfTest
 from safezone.sos.stats import LinkStats
 
 log = logging.getLogger(__name__)
+_RETRIES = 4
+
+
+def _transient(exc: DBAPIError) -> bool:
+    """A deadlock or serialisation failure: safe to run the whole transaction again."""
+    code = getattr(exc.orig, "pgcode", None) or getattr(exc.orig, "sqlstate", None)
+    return code in ("40P01", "40001") or "deadlock detected" in str(exc)
 
 
 @dataclass
@@ -48,7 +57,16 @@ async def store_events(
 ) -> Stored:
     """Store a batch of (box code, event); returns the acks and effects for after the commit."""
     try:
-        return await _store_batch(db, settings=settings, stats=stats, batch=batch)
+        for attempt in range(_RETRIES):
+            try:
+                return await _store_batch(db, settings=settings, stats=stats, batch=batch)
+            except DBAPIError as exc:
+                if not _transient(exc) or attempt == _RETRIES - 1:
+                    raise
+                # Deadlock victim or serialisation failure: the whole batch rolled back.
+                stats.events["retried"] += 1
+                await asyncio.sleep(random.uniform(0.005, 0.05) * (attempt + 1))  # noqa: S311
+        raise AssertionError("unreachable")  # pragma: no cover
     except IntegrityError:
         # Another server process stored one of these first. One at a time, each such event
         # turns into a duplicate.
@@ -79,8 +97,12 @@ async def _store_batch(
     done = Stored()
     async with db.write() as session:
         codes = sorted({code for code, _ in batch})
-        boxes = {b.code: b for b in await session.scalars(
-            select(SosBox).where(SosBox.code.in_(codes)))}
+        # Lock the boxes' rows first, in id order (as the health flush does), so that parallel
+        # workers and the flush never wait on each other in a cycle (PostgreSQL deadlock).
+        locking = select(SosBox).where(SosBox.code.in_(codes)).order_by(SosBox.id)
+        if session.get_bind().dialect.name == "postgresql":
+            locking = locking.with_for_update()
+        boxes = {b.code: b for b in await session.scalars(locking)}
         ids = sorted({event.event_id.lower() for _, event in batch})
         owners: dict[str, int] = {
             event_id: box_id for event_id, box_id in (await session.execute(
@@ -106,6 +128,12 @@ async def _store_batch(
                                                          settings=settings)
                 except IntegrityError:
                     raise
+                except DBAPIError as exc:
+                    if _transient(exc):
+                        raise  # the whole batch is retried
+                    stats.events["failed"] += 1
+                    log.exception("device link: event %s from %s failed", event_id, code)
+                    continue
                 except Exception:  # noqa: BLE001 - this event alone is rolled back, not acked
                     stats.events["failed"] += 1
                     log.exception("device link: event %s from %s failed", event_id, code)

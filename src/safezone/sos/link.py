@@ -94,7 +94,7 @@ class BoxLink:
         self.connected = asyncio.Event()
         self._client: aiomqtt.Client | None = None
         # One queue per worker; a box's events always go to the same one (kept in order).
-        workers = settings.device_link_workers or (1 if db.is_sqlite else 4)
+        workers = settings.device_link_workers or 1
         self._queues: list[asyncio.Queue[tuple[str, BoxEventMessage]]] = [
             asyncio.Queue() for _ in range(workers)
         ]
