@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 PYTEST_ARGS ?=
 DEMO_ARGS ?=
 
-.PHONY: all venv demo test test-sqlite test-postgresql test-deps lint docs bench clean
+.PHONY: all venv demo demo-deps test test-sqlite test-postgresql test-deps lint docs bench clean
 
 all: test
 
@@ -19,9 +19,13 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
-## Seed the synthetic Bang Nak demo into a fresh data directory and serve it.
-demo: venv
+## Seed the synthetic Bang Nak demo into a fresh data directory and serve it (with simulated
+## cameras when Debian's GStreamer RTSP server is there; demo-deps installs it when it can).
+demo: venv demo-deps
 	$(BIN)/safezone demo $(DEMO_ARGS)
+
+demo-deps:
+	@scripts/ensure-demo-deps.sh
 
 ## Everything: lint, then the whole suite on SQLite and on PostgreSQL (browser tests included).
 test: venv test-deps lint test-sqlite test-postgresql

@@ -1,7 +1,7 @@
 """Benchmark: SOS-box heartbeats per second sustained by one server process, against Mosquitto.
 
     .venv/bin/python bench/device_ingest.py [--mqtt-url mqtt://127.0.0.1:1883] [--boxes 2000]
-        [--seconds 4] [--rates 2000,5000,10000,15000,20000,30000]
+        [--seconds 4] [--rates 2000,5000,10000,15000,20000,25000,30000,35000]
 
 A publisher subprocess (paho-mqtt, QoS 0, pre-encoded payloads, paced in 5 ms slices) offers
 heartbeats from ``--boxes`` provisioned boxes at each rate in turn for ``--seconds``. Two
@@ -172,7 +172,7 @@ if __name__ == "__main__":
     parser.add_argument("--mqtt-url", default="mqtt://127.0.0.1:1883")
     parser.add_argument("--boxes", type=int, default=2000)
     parser.add_argument("--seconds", type=float, default=4.0)
-    parser.add_argument("--rates", default="2000,5000,10000,15000,20000,30000")
+    parser.add_argument("--rates", default="2000,5000,10000,15000,20000,25000,30000,35000")
     parser.add_argument("--publish", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--root", help=argparse.SUPPRESS)
     parser.add_argument("--prefix", help=argparse.SUPPRESS)

@@ -31,6 +31,7 @@ from safezone.db.base import utcnow
 from safezone.db.engine import Database
 from safezone.incidents.models import Call, IncidentEvent
 from safezone.settings import Settings
+from safezone.sos.models import SosBox
 from safezone.sos.protocol import IceServer
 from tests.alarms.support import add_box, deliver
 from tests.calls.conftest import call_settings, link_ready, provision, server_state, until
@@ -168,18 +169,29 @@ async def test_who_may_call_and_one_call_per_box(
         assert (await start(http, alarm_id, operator["headers"])).status_code == 201
 
 
-async def test_an_alarm_without_a_box_cannot_be_called(
-    server: LiveServer, db: Database, make_user: UserFactory,
+async def test_alarms_whose_box_cannot_be_called(
+    server: LiveServer, app_settings: Settings, db: Database, make_user: UserFactory,
 ) -> None:
     operator = await make_user(Role.operator)
     async with db.write() as session:
         alarm = Alarm(event_id=str(uuid.uuid4()), kind="power_area", box_id=None)
         session.add(alarm)
         await session.flush()
-        alarm_id = alarm.id
+        no_box = alarm.id
+    offline = await sos_alarm(db, app_settings, "SOS-OFF")
+    disabled = await sos_alarm(db, app_settings, "SOS-DIS")
+    async with db.write() as session:
+        for alarm_id, column, value in ((offline, "status", "offline"),
+                                        (disabled, "enabled", False)):
+            alarm = await session.get(Alarm, alarm_id)
+            box = await session.get(SosBox, alarm.box_id)
+            setattr(box, column, value)
     async with httpx.AsyncClient(base_url=server.url) as http:
-        response = await start(http, alarm_id, operator["headers"])
-    assert response.status_code == 409 and response.json()["code"] == "call_no_box"
+        codes = [(await start(http, alarm_id, operator["headers"])).json()
+                 for alarm_id in (no_box, offline, disabled)]
+    assert [(c["status"], c["code"]) for c in codes] == [
+        (409, "call_no_box"), (409, "call_box_offline"), (409, "call_box_disabled")]
+    assert codes[1]["detail"] == "ตู้ SOS-OFF ออฟไลน์อยู่ จึงโทรหาไม่ได้"
 
 
 async def test_signalling_refuses_what_does_not_belong(

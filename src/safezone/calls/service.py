@@ -116,8 +116,8 @@ async def create_call(
 ) -> tuple[Call, SosBox, list[Call]]:
     """A new requested call to the alarm's box; also returns the box's stale calls it ended.
 
-    Raises problems: the alarm is unknown (404), it has no box or the box is disabled (409),
-    or the box is in another call (409 ``call_box_busy``). The caller must also treat an
+    Raises problems: the alarm is unknown (404), it has no box, the box is disabled or offline
+    (409), or the box is in another call (409 ``call_box_busy``). The caller must also treat an
     ``IntegrityError`` at commit as ``call_box_busy`` (another process won the race).
     """
     alarm = await session.get(Alarm, alarm_id)
@@ -128,6 +128,9 @@ async def create_call(
         raise Problem(409, "call_no_box", id=alarm_id)
     if not box.enabled:
         raise Problem(409, "call_box_disabled", box=box.code)
+    if box.status == "offline":
+        # Its last will or its silence says it is gone: say so now, not after the answer timeout.
+        raise Problem(409, "call_box_offline", box=box.code)
     lost = await end_stale_calls(session, before=stale_before, now=now, box_id=box.id)
     busy = await session.scalar(select(Call).where(Call.box_id == box.id, ACTIVE))
     if busy is not None:

@@ -22,7 +22,7 @@ from safezone.sim.rtsp import INSTALL_HINT, RtspUnavailable
 MONITOR_SETTINGS: Final[dict[str, Any]] = {
     "camera_monitor_enabled": True,
     "camera_probe_interval_s": 10.0,
-    "camera_frame_check_interval_s": 20.0,
+    "camera_frame_check_interval_s": 15.0,
     "camera_frame_checks_in_flight": 6,
     "camera_offline_alert_s": 30.0,
 }
@@ -36,11 +36,13 @@ def monitor_settings(environ: Mapping[str, str] | None = None) -> dict[str, Any]
     return {k: v for k, v in MONITOR_SETTINGS.items() if f"SAFEZONE_{k.upper()}" not in env}
 
 
-def _unavailable(echo: Echo, reason: str) -> None:
-    echo(f"  cameras: no simulation ({reason}).")
+def _unavailable(echo: Echo, problem: RtspUnavailable) -> None:
+    echo(f"  cameras: no simulation ({problem}).")
     echo("    The municipal cameras stay 'registered' (a pin, no stream): no live states,")
-    echo(f"    snapshots or video. Install Debian's GStreamer RTSP server: {INSTALL_HINT}")
-    echo("    (or run `make demo`, which installs it), then start the demo again.")
+    echo("    snapshots or video.")
+    if problem.not_installed:
+        echo(f"    Install Debian's GStreamer RTSP server: {INSTALL_HINT}")
+        echo("    (or run `make demo`, which installs it), then start the demo again.")
 
 
 def start_cameras(echo: Echo) -> CameraSimulator | None:
@@ -51,7 +53,7 @@ def start_cameras(echo: Echo) -> CameraSimulator | None:
         # its own clean shutdown.
         return CameraSimulator(demo_plan(), wait=False, new_session=True)
     except RtspUnavailable as exc:
-        _unavailable(echo, str(exc))
+        _unavailable(echo, exc)
         return None
 
 
@@ -62,7 +64,7 @@ def ready_cameras(simulator: CameraSimulator | None, echo: Echo) -> CameraSimula
     try:
         simulator.wait_ready()
     except RtspUnavailable as exc:
-        _unavailable(echo, str(exc))
+        _unavailable(echo, exc)
         return None
     return simulator
 

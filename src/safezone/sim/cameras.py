@@ -17,7 +17,9 @@ operator looks first.
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+import signal
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
@@ -25,13 +27,14 @@ from shapely.geometry import Point
 
 from safezone.demo import data
 from safezone.demo.geography import to_xy, zone_polygon_m
-from safezone.sim.rtsp import RtspServerProcess
+from safezone.sim.rtsp import INSTALL_HINT, RtspServerProcess, RtspUnavailable
 
 Fault = Literal["offline", "unauthorized", "black", "frozen"]
 PREFIX: Final = "/municipal"
 # Healthy cameras show a moving ball or colour bars, both with a ticking wall clock (so two
 # pictures a second apart always differ: never mistaken for a frozen one).
 PICTURES: Final = ("ball", "smpte")
+STOP_SIGNALS: Final = (signal.SIGINT, signal.SIGTERM)
 OFFLINE_IN_ZONE: Final = 2
 OFFLINE_ELSEWHERE: Final = 4
 # The password of the "unauthorized" camera: set on the camera, unknown to the registry.
@@ -79,7 +82,9 @@ class CameraPlan:
             elif fault == "black":
                 entry.update(pattern="black", overlay="none")
             elif fault == "frozen":
-                entry.update(pattern="smpte", overlay="none")
+                # Still bars, no clock: every picture the same, as from a hung encoder ("smpte"
+                # would not do: it has a noise patch).
+                entry.update(pattern="smpte75", overlay="none")
             paths.append(entry)
         return paths
 
@@ -153,3 +158,30 @@ class CameraSimulator:
     def close(self) -> None:
         """Stop the server."""
         self.server.close()
+
+
+def serve(*, host: str, port: int, count: int | None, echo: Callable[[str], None]) -> int:
+    """``safezone sim cameras``: serve until SIGINT/SIGTERM; the exit status."""
+    plan = numbered_plan(count) if count else demo_plan()
+    try:
+        # Its own session: Ctrl-C reaches only this process, which then stops the server.
+        simulator = CameraSimulator(plan, host=host, port=port, new_session=True)
+    except RtspUnavailable as exc:
+        echo(f"cannot simulate cameras: {exc}")
+        if exc.not_installed:
+            echo(f"install them: {INSTALL_HINT}")
+        return 1
+    stop: list[int] = []
+    previous = {s: signal.signal(s, lambda n, _f: stop.append(n)) for s in STOP_SIGNALS}
+    try:
+        echo(f"{len(plan.codes)} cameras at {simulator.stream_base}/<code> "
+             f"(e.g. {simulator.stream_base}/{plan.codes[0].lower()}); Ctrl-C stops")
+        for line in simulator.describe_faults():
+            echo(f"  fault {line}")
+        while not stop and simulator.server.proc.poll() is None:
+            time.sleep(0.2)
+        return 0 if stop else 1
+    finally:
+        simulator.close()
+        for s, handler in previous.items():
+            signal.signal(s, handler)

@@ -17,7 +17,7 @@ from safezone.settings import get_settings
 from safezone.sim.boxes import BoxFleet, SimBox, provision_sim_boxes, read_provisioning
 from safezone.sos.provision import default_broker_url
 
-sim_app = typer.Typer(help="Simulators (SOS boxes).", no_args_is_help=True)
+sim_app = typer.Typer(help="Simulators (SOS boxes, cameras).", no_args_is_help=True)
 
 
 @sim_app.command("boxes")
@@ -85,3 +85,20 @@ def boxes(
             await fleet.stop()
 
     asyncio.run(main())
+
+
+@sim_app.command("cameras")
+def cameras(
+    port: Annotated[int, typer.Option(help="RTSP port (0: any free port).")] = 8554,
+    host: Annotated[str, typer.Option(help="Bind address.")] = "127.0.0.1",
+    count: Annotated[
+        int | None,
+        typer.Option("--count", "-n", min=1,
+                     help="Serve N healthy cameras (/municipal/cam-0001 …) instead of the demo's."),
+    ] = None,
+) -> None:
+    """Serve simulated RTSP cameras (the demo's municipal cameras, with their deliberate faults:
+    offline, unauthorized, black, frozen) from Debian's GStreamer RTSP server until Ctrl-C."""
+    from safezone.sim.cameras import serve
+
+    raise typer.Exit(serve(host=host, port=port, count=count, echo=typer.echo))

@@ -4,7 +4,6 @@ python3 because python3-gi and GStreamer's RTSP server live there, not in the ve
 from __future__ import annotations
 
 import json
-import os
 import select
 import subprocess
 import time
@@ -12,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 SCRIPT = Path(__file__).with_name("rtsp_server.py")
-DEBIAN_PYTHON = os.environ.get("SAFEZONE_GST_PYTHON", "/usr/bin/python3")
+DEBIAN_PYTHON = "/usr/bin/python3"
 DEBIAN_PACKAGES = (
     "python3-gi", "gir1.2-gst-rtsp-server-1.0", "gstreamer1.0-plugins-base",
     "gstreamer1.0-plugins-good", "gstreamer1.0-plugins-ugly",
@@ -22,7 +21,12 @@ READY_TIMEOUT_S = 20.0
 
 
 class RtspUnavailable(RuntimeError):
-    """Debian's GStreamer RTSP server cannot run here; the message says what is missing."""
+    """The simulated cameras' RTSP server cannot run here; the message says why.
+    ``not_installed``: a Debian package is missing (``INSTALL_HINT`` names them)."""
+
+    def __init__(self, message: str, *, not_installed: bool = False) -> None:
+        super().__init__(message)
+        self.not_installed = not_installed
 
 
 class RtspServerProcess:
@@ -59,7 +63,9 @@ class RtspServerProcess:
         self.port = self.secure_port = 0
         self.secure_paths = {p["path"] for p in paths if p.get("user")}
         if not Path(DEBIAN_PYTHON).exists():
-            raise RtspUnavailable(f"{DEBIAN_PYTHON} is missing (Debian's python3)")
+            raise RtspUnavailable(
+                f"{DEBIAN_PYTHON} is missing (Debian's python3)", not_installed=True
+            )
         self.proc = subprocess.Popen(  # noqa: S603 - fixed interpreter and script, JSON arg
             [DEBIAN_PYTHON, str(SCRIPT), json.dumps(spec)],
             stdin=subprocess.PIPE,
@@ -85,7 +91,8 @@ class RtspServerProcess:
             return
         self.close()
         if line.startswith("MISSING"):
-            raise RtspUnavailable(f"not installed: {line[len('MISSING'):].strip()}")
+            missing = line[len("MISSING"):].strip()
+            raise RtspUnavailable(f"not installed: {missing}", not_installed=True)
         raise RtspUnavailable(f"the RTSP server did not start: {line.strip()!r}")
 
     def _read_line(self, timeout_s: float) -> str:

@@ -27,7 +27,8 @@ look the path up, and only 401 when the media may not be constructed).
 
 ``overlay``: "time" (pipeline running time; the default for moving patterns), "clock" (wall
 clock, so two pictures taken a second apart always differ, even from a freshly started
-pipeline), "none" (the default for black and smpte).
+pipeline), "none" (the default for black and smpte). Patterns: any of videotestsrc's; "smpte" has a
+noise patch (never still), "smpte75", "colors", "bar" … are still pictures.
 
 ``share_media``: paths with the same launch line (and the same user) share ONE pipeline, the way
 a camera's encoder runs whatever the number of clients. Used to serve hundreds of paths on 2
@@ -47,6 +48,7 @@ viewer has received video (or after 10 s).
 from __future__ import annotations
 
 import json
+import os
 import sys
 import threading
 import time
@@ -276,9 +278,11 @@ def main() -> None:
         raise SystemExit(3)
     spec = json.loads(sys.argv[1])
     servers = Servers(spec)
-    servers.open.attach(None)
-    if servers.secure is not servers.open:
-        servers.secure.attach(None)
+    for server in {servers.open, servers.secure}:
+        if not server.attach(None):  # 0: could not listen (the port is taken)
+            print(f"ERROR cannot listen on {server.get_address()}:{server.get_service()}",
+                  flush=True)
+            raise SystemExit(4)
     ready = f"READY {servers.open.get_bound_port()} {servers.secure.get_bound_port()}"
     if spec.get("keep_playing") and servers.shared_open_paths:
         host, port = servers.open.get_address(), servers.open.get_bound_port()
@@ -299,6 +303,10 @@ def main() -> None:
     for signum in (15, 2):  # SIGTERM, SIGINT: end quietly, no traceback
         GLib.unix_signal_add(GLib.PRIORITY_DEFAULT, signum, _quit)
     LOOP.run()
+    # Leave at once: finalising GStreamer while the internal viewers' threads still run can
+    # crash the interpreter on its way out (SIGSEGV), which would look like a failure.
+    sys.stdout.flush()
+    os._exit(0)
 
 
 def _quit() -> bool:

@@ -104,11 +104,10 @@ async def _store_batch(
             locking = locking.with_for_update()
         boxes = {b.code: b for b in await session.scalars(locking)}
         ids = sorted({event.event_id.lower() for _, event in batch})
-        owners: dict[str, int] = {
-            event_id: box_id for event_id, box_id in (await session.execute(
-                select(BoxEvent.event_id, BoxEvent.box_id).where(BoxEvent.event_id.in_(ids))
-            )).tuples()
-        }
+        found = await session.execute(
+            select(BoxEvent.event_id, BoxEvent.box_id).where(BoxEvent.event_id.in_(ids))
+        )
+        owners: dict[str, int] = {row.event_id: row.box_id for row in found}
         for code, event in batch:
             event_id = event.event_id.lower()
             box = boxes.get(code)

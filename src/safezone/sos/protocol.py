@@ -52,10 +52,11 @@ def parse_rfc3339(value: object) -> datetime:
         return value.astimezone(UTC)
     if not isinstance(value, str) or not _RFC3339_RE.match(value):
         raise ValueError("time must be an RFC 3339 date-time with an offset")
-    text = value.upper()
-    # Python parses at most 6 fractional digits; RFC 3339 allows more.
-    text = re.sub(r"(\.[0-9]{6})[0-9]+", r"\1", text)
-    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
+    text = value if value.isupper() or value[-1] == "Z" and "t" not in value else value.upper()
+    if len(text) > 30:
+        # Python parses at most 6 fractional digits; RFC 3339 allows more.
+        text = re.sub(r"(\.[0-9]{6})[0-9]+", r"\1", text)
+    return datetime.fromisoformat(text).astimezone(UTC)
 
 
 def _iso(value: datetime) -> str:
