@@ -20,7 +20,7 @@ import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import av
 import httpx
@@ -29,8 +29,8 @@ import pytest
 from safezone.sim.cameras import CameraPlan, demo_plan
 from tests.conftest import BACKEND
 
-pytest.importorskip("playwright.async_api")
-from playwright.async_api import Browser, Page, async_playwright, expect  # noqa: E402
+if TYPE_CHECKING:
+    from playwright.async_api import Browser, Page
 
 pytestmark = pytest.mark.skipif(
     BACKEND != "sqlite", reason="the demo always runs on its own SQLite (covered by that run)"
@@ -199,7 +199,9 @@ def test_a_snapshot_of_an_online_camera_is_a_jpeg(api: httpx.Client, tmp_path: P
 
 @pytest.fixture(scope="module")
 async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as pw:
+    # Only the browser tests need Playwright: the others run without it.
+    playwright = pytest.importorskip("playwright.async_api")
+    async with playwright.async_playwright() as pw:
         chromium = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield chromium
         await chromium.close()
@@ -270,6 +272,8 @@ async def test_the_demo_map_shows_wedges_and_the_coverage_headline(
     )
     wedges = await page.evaluate("() => safezoneMap.drawnCount('camera_fov')")
     assert wedges >= 200  # every demo camera has a bearing, a field of view and a range
+    from playwright.async_api import expect
+
     share = page.get_by_test_id("coverage-share")
     await expect(share).to_be_visible()
     assert float(await share.get_attribute("data-share") or "0") > 0

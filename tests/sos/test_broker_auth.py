@@ -12,9 +12,12 @@ from typing import Any
 
 import aiomqtt
 import pytest
+from asgi_lifespan import LifespanManager
 from sqlalchemy import select
 from typer.testing import CliRunner
 
+from safezone.app import create_app
+from safezone.box.agent import BoxAgent
 from safezone.cli import app as cli
 from safezone.db.engine import Database
 from safezone.settings import Settings
@@ -22,7 +25,7 @@ from safezone.sos import mosquitto
 from safezone.sos.broker import hash_secret
 from safezone.sos.models import SosBox
 from tests.fixtures.mqtt import Mosquitto, mosquitto_binary
-from tests.sos.conftest import add_box, link_settings, until
+from tests.sos.conftest import add_box, box_config, link_settings, running, until
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -66,10 +69,6 @@ def embedded_settings(settings: Settings, topic_root: str) -> Settings:
 async def test_embedded_broker_checks_secrets_and_confines_boxes_to_their_topics(
     embedded_settings: Settings, db: Database
 ) -> None:
-    from asgi_lifespan import LifespanManager
-
-    from safezone.app import create_app
-
     application = create_app(embedded_settings, migrate=False)
     async with LifespanManager(application):
         link = application.state.box_link
@@ -110,10 +109,6 @@ async def test_embedded_broker_checks_secrets_and_confines_boxes_to_their_topics
 async def test_a_will_outside_the_box_status_topic_is_refused(
     embedded_settings: Settings, db: Database
 ) -> None:
-    from asgi_lifespan import LifespanManager
-
-    from safezone.app import create_app
-
     application = create_app(embedded_settings, migrate=False)
     async with LifespanManager(application):
         link = application.state.box_link
@@ -182,5 +177,19 @@ async def test_mosquitto_admits_a_provisioned_box_with_the_files_we_write(
             await server.publish(f"{topic_root}/box/SOS-M2/cmd", b"for box 2", qos=1)
             assert await _receives(box2, 0.5) == [f"{topic_root}/box/SOS-M2/cmd"]
             assert await _receives(box1, 0.3) == []
+        # The whole path with these files: the server's link logs in with its credential,
+        # the box with its secret, and a press is stored and acknowledged.
+        link_env = link_settings(
+            settings, topic_root=topic_root,
+            mqtt_url=f"mqtt://safezone-server:{server_password}@127.0.0.1:{port}",
+        )
+        application = create_app(link_env, migrate=False)
+        async with LifespanManager(application):
+            await asyncio.wait_for(application.state.box_link.connected.wait(), 15)
+            agent = BoxAgent(box_config(application, "SOS-M1", config["secret"], tmp_path))
+            async with running(agent):
+                agent.press()
+                await until(lambda: agent.outbox.count() == 0)
+            assert application.state.box_link.stats.events["accepted"] == 1
     finally:
         broker.stop()

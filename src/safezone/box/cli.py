@@ -98,7 +98,8 @@ def press(
         raise typer.Exit(code=1)
     store = OutboxStore(cfg.resolved_outbox, sync=cfg.outbox_sync)
     try:
-        agent = BoxAgent(cfg, store=store)
+        # Only to write the press durably: no call media, no connection.
+        agent = BoxAgent(cfg.model_copy(update={"calls": False}), store=store)
         typer.echo(agent.press())
     finally:
         store.close()

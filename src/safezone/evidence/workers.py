@@ -18,6 +18,7 @@ from safezone.settings import Settings
 
 log = logging.getLogger(__name__)
 PURGE_EVERY_S = 24 * 3600.0
+PURGE_FIRST_DELAY_S = 300.0
 
 
 async def run_purge(
@@ -75,6 +76,9 @@ class EvidenceWorkers:
         await self.buffers.stop()
 
     async def _purge_daily(self) -> None:
+        # The first purge waits a few minutes: start-up is busy enough (migrations, recovery,
+        # every service connecting), and a purge holding the write lock then only slows it.
+        await asyncio.sleep(PURGE_FIRST_DELAY_S)
         while True:
             try:
                 purged = await run_purge(self.db, self.settings)
