@@ -72,6 +72,10 @@ def ready_cameras(simulator: CameraSimulator | None, echo: Echo) -> CameraSimula
 def describe(simulator: CameraSimulator, echo: Echo) -> None:
     """What the console prints about the simulated cameras."""
     plan = simulator.plan
-    echo(f"  cameras: {len(plan.codes)} simulated municipal streams at {simulator.stream_base}/…"
-         f" (pid {simulator.pid})")
-    echo("    deliberate faults: " + ", ".join(simulator.describe_faults()))
+    echo(f"  cameras: {len(plan.codes)} linked municipal cameras simulated at"
+         f" {simulator.stream_base}/… (pid {simulator.pid}); deliberate faults:")
+    by_fault: dict[str, list[str]] = {}
+    for code, fault in sorted(plan.faults.items()):
+        by_fault.setdefault(fault, []).append(code)
+    for kind, codes in by_fault.items():
+        echo(f"    {kind:<12} {', '.join(codes)}")

@@ -23,6 +23,7 @@ from sqlalchemy import select
 from safezone.audit.service import Actor
 from safezone.box.agent import BoxAgent
 from safezone.box.config import BoxConfig
+from safezone.box.devices import ConsoleSink
 from safezone.box.outbox import OutboxStore
 from safezone.db.engine import Database
 from safezone.settings import Settings
@@ -101,6 +102,7 @@ class BoxFleet:
         reconnect_max_s: float = 10.0,
         power_report_jitter_s: float = 30.0,
         seed: int | None = None,
+        console: ConsoleSink = _quiet,
     ) -> None:
         self.store = OutboxStore(outbox, sync="normal")
         self.rng = random.Random(seed)  # noqa: S311 - simulation
@@ -122,7 +124,8 @@ class BoxFleet:
                     http_port=None,
                 ),
                 store=self.store,
-                console=_quiet,
+                # Quiet by default (a load test's thousand boxes); the demo prints its few.
+                console=console,
                 rng=random.Random(self.rng.random()),  # noqa: S311
             )
             for box in boxes

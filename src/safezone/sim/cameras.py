@@ -98,7 +98,7 @@ def demo_plan(seed: int = data.SEED) -> CameraPlan:
     ]
     inside = [a.values["code"] for a in linked
               if zone.contains(Point(to_xy(a.values["lon"], a.values["lat"])))]
-    outside = [a.values["code"] for a in linked if a.values["code"] not in set(inside)]
+    outside = sorted({a.values["code"] for a in linked} - set(inside))
     return CameraPlan(
         codes=tuple(a.values["code"] for a in linked), faults=choose_faults(inside, outside, seed)
     )
@@ -133,8 +133,7 @@ class CameraSimulator:
         self.plan = plan
         self.server = RtspServerProcess(
             plan.server_paths(), share_media=True, keep_playing=True, one_port=True,
-            host=host, port=port,
-            wait=wait, new_session=new_session,
+            host=host, port=port, wait=wait, new_session=new_session,
         )
 
     def wait_ready(self) -> None:
