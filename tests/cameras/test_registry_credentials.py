@@ -117,10 +117,13 @@ async def test_tier_follows_the_stream_url(
     assert whole.status_code == 200
     box = CredentialBox(settings.resolved_credentials_key())
     assert box.open((await _stored(db, pin["id"])).credentials_enc) == ("u2", NEW_SECRET)
-    # A null for a column that cannot be empty leaves it alone.
+    # A null for a column that cannot be empty is refused and changes nothing.
     kept = await client.patch(f"/api/v1/cameras/{pin['id']}", headers=h,
                               json={"buffer_seconds": None, "sharing_policy": None})
-    assert kept.status_code == 200 and kept.json()["sharing_policy"] == "always"
+    assert kept.status_code == 422
+    assert {e["field"] for e in kept.json()["errors"]} == {"buffer_seconds", "sharing_policy"}
+    stored = (await client.get(f"/api/v1/cameras/{pin['id']}", headers=h)).json()
+    assert stored["sharing_policy"] == "always"
 
 
 BAD_INPUT: list[tuple[dict[str, Any], str]] = [

@@ -57,6 +57,8 @@ from safezone.sos.selftest import run_self_tests
 from safezone.sos.stats import LinkStats
 
 log = logging.getLogger(__name__)
+# How long stop() waits for the link's tasks and the embedded broker.
+STOP_TIMEOUT_S = 5.0
 
 CallHandler = Callable[[str, CallSignal], Awaitable[None]]
 # Committed event ids remembered in memory, so that a resend storm after an outage is
@@ -133,9 +135,12 @@ class BoxLink:
         """Stop consuming, write pending health, stop the embedded broker."""
         for task in self._tasks:
             task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        # Bounded: aiomqtt's disconnect can wait on a broker that is itself shutting down, and
+        # the app's shutdown must not hang on it (the tasks are cancelled either way).
+        _, stuck = await asyncio.wait(self._tasks, timeout=STOP_TIMEOUT_S)
+        for task in stuck:
+            log.warning("device link: task %s did not stop within %ss", task.get_name(),
+                        STOP_TIMEOUT_S)
         self._tasks.clear()
         for task in list(self._inflight):
             with contextlib.suppress(Exception, asyncio.CancelledError):
@@ -143,7 +148,11 @@ class BoxLink:
         with contextlib.suppress(Exception):
             await self.health.flush()
         if self.broker is not None:
-            await self.broker.stop()
+            try:
+                await asyncio.wait_for(self.broker.stop(), STOP_TIMEOUT_S)
+            except TimeoutError:
+                log.warning("device link: embedded broker did not stop within %ss",
+                            STOP_TIMEOUT_S)
 
     def _endpoint(self) -> tuple[str, int, str | None, str | None, bool]:
         if self.settings.mqtt_url:
