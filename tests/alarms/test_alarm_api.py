@@ -123,7 +123,7 @@ def fast_settings(settings: Settings) -> Settings:
 @pytest.fixture
 async def fast_app(fast_settings: Settings) -> AsyncIterator[Any]:
     application = create_app(fast_settings, migrate=False)
-    async with LifespanManager(application):
+    async with LifespanManager(application, startup_timeout=60, shutdown_timeout=60):
         yield application
 
 
@@ -154,7 +154,7 @@ async def test_alarm_left_unanswered_across_a_restart_is_escalated(
     alarm = await _press(db, fast_settings, "SOS-E2",
                          at=datetime.now(UTC) - timedelta(seconds=30))
     application = create_app(fast_settings, migrate=False)
-    async with LifespanManager(application):
+    async with LifespanManager(application, startup_timeout=60, shutdown_timeout=60):
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             async with db.session() as session:

@@ -175,7 +175,7 @@ async def test_restart_marks_interrupted_clips_failed_and_resumes_open_ones(
     stale.write_bytes(b"half a file")
 
     app = create_app(settings, migrate=False)
-    async with LifespanManager(app):
+    async with LifespanManager(app, startup_timeout=60, shutdown_timeout=60):
         for name in ("recording", "pending"):
             clip = await _status(db, ids[name])
             assert clip.status == "failed" and clip.error == "interrupted by restart", name

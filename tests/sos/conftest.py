@@ -80,7 +80,7 @@ def sos_settings(
 async def link_app(sos_settings: Settings) -> AsyncIterator[Any]:
     """The app with its device link connected."""
     application = create_app(sos_settings, migrate=False)
-    async with LifespanManager(application):
+    async with LifespanManager(application, startup_timeout=60, shutdown_timeout=60):
         await asyncio.wait_for(application.state.box_link.connected.wait(), 15)
         yield application
 

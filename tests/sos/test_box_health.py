@@ -170,7 +170,7 @@ async def test_health_flush_survives_a_box_deleted_meanwhile(
     sos_settings: Settings, db: Database
 ) -> None:
     application = create_app(sos_settings, migrate=False)
-    async with LifespanManager(application):
+    async with LifespanManager(application, startup_timeout=60, shutdown_timeout=60):
         link = application.state.box_link
         await asyncio.wait_for(link.connected.wait(), 15)
         secret = await add_box(db, sos_settings, "SOS-H6")

@@ -70,7 +70,7 @@ async def test_embedded_broker_checks_secrets_and_confines_boxes_to_their_topics
     embedded_settings: Settings, db: Database
 ) -> None:
     application = create_app(embedded_settings, migrate=False)
-    async with LifespanManager(application):
+    async with LifespanManager(application, startup_timeout=60, shutdown_timeout=60):
         link = application.state.box_link
         await asyncio.wait_for(link.connected.wait(), 15)
         port, root = link.broker.port, link.root
@@ -110,7 +110,7 @@ async def test_a_will_outside_the_box_status_topic_is_refused(
     embedded_settings: Settings, db: Database
 ) -> None:
     application = create_app(embedded_settings, migrate=False)
-    async with LifespanManager(application):
+    async with LifespanManager(application, startup_timeout=60, shutdown_timeout=60):
         link = application.state.box_link
         await asyncio.wait_for(link.connected.wait(), 15)
         secret = await add_box(db, embedded_settings, "SOS-W1")
@@ -184,7 +184,7 @@ async def test_mosquitto_admits_a_provisioned_box_with_the_files_we_write(
             mqtt_url=f"mqtt://safezone-server:{server_password}@127.0.0.1:{port}",
         )
         application = create_app(link_env, migrate=False)
-        async with LifespanManager(application):
+        async with LifespanManager(application, startup_timeout=60, shutdown_timeout=60):
             await asyncio.wait_for(application.state.box_link.connected.wait(), 15)
             agent = BoxAgent(box_config(application, "SOS-M1", config["secret"], tmp_path))
             async with running(agent):

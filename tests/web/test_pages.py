@@ -50,7 +50,7 @@ async def make_client(settings: Settings) -> AsyncIterator[Any]:
 
     async def make(**changes: Any) -> httpx.AsyncClient:
         app = create_app(settings.model_copy(update=changes), migrate=False)
-        manager = LifespanManager(app)
+        manager = LifespanManager(app, startup_timeout=60, shutdown_timeout=60)
         await manager.__aenter__()
         managers.append(manager)
         c = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver")
