@@ -1,7 +1,7 @@
 """evidence
 
 Revision ID: 0006
-Revises: 0005
+Revises: 0002
 Create Date: 2026-11-26
 
 Evidence clips: the recorded (versus asked) window, the unavailable seconds and a note, a
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0006"
-down_revision: str | None = "0005"
+down_revision: str | None = "0002"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
