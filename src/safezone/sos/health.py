@@ -278,12 +278,15 @@ def _changes(row: Any, entry: Pending) -> dict[str, Any]:
             last_seen_at=hb_at,
             last_heartbeat_at=hb_at,
             battery_pct=hb.battery_pct,
-            mains_ok=hb.mains,
             temperature_c=hb.temperature_c,
             signal_dbm=hb.signal_dbm,
         )
         if hb.firmware is not None:
             change["firmware"] = hb.firmware
+        # A power event handled by the pipeline after this heartbeat was received (it bumps
+        # updated_at; these batched writes do not) knows the mains state better.
+        if row.updated_at is None or hb_at >= row.updated_at:
+            change["mains_ok"] = hb.mains
     # The later of "heartbeat" (alive) and the status message decides the state.
     state, since = ("online", hb_at) if hb_at is not None else (None, None)
     if entry.status is not None and entry.status_at is not None:
@@ -301,7 +304,8 @@ async def _boxes(session: AsyncSession, codes: list[str]) -> dict[str, Any]:
     for i in range(0, len(codes), _CHUNK):
         rows = await session.execute(
             select(
-                SosBox.id, SosBox.code, SosBox.enabled, SosBox.status, SosBox.battery_pct
+                SosBox.id, SosBox.code, SosBox.enabled, SosBox.status, SosBox.battery_pct,
+                SosBox.updated_at,
             ).where(SosBox.code.in_(codes[i : i + _CHUNK]))
         )
         found.update({row.code: row for row in rows})
