@@ -27,7 +27,7 @@ import httpx
 import uvicorn
 from sqlalchemy import insert
 
-from safezone.app import create_app
+from safezone.app import UVICORN_OPTIONS, create_app
 from safezone.audit.service import Actor
 from safezone.auth.roles import Role
 from safezone.auth.service import create_user
@@ -99,7 +99,8 @@ def layer_bench(cameras: int, requests: int, database_url: str | None) -> None:
     asyncio.run(db.dispose())
     port = free_port()
     server = uvicorn.Server(
-        uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
+        uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning",
+                       **UVICORN_OPTIONS)
     )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

@@ -11,14 +11,17 @@ What runs (three processes, against the Mosquitto at 127.0.0.1:1883 by default):
 
 Each press's latency is the time from just before its publish to each console's receipt of
 its ``alarm.new`` (the link commits the alarm before it pushes, so a receipt means the alarm is
-in the database). Both ends are in this process and timed with ``perf_counter``. The raw broker
-reference is measured in the same run under the same load: QoS 1 publish → receive on
-Mosquitto through the same client library (aiomqtt), sequential, one message every 5 ms.
+in the database). Both ends are in this process and timed with ``perf_counter``; a console's
+receipt is taken when the frame's bytes reach its socket (a minimal WebSocket client reading
+in ``data_received``), and this process's garbage collector is off while it presses, so the
+instrument adds none of its own queueing or pauses. The raw broker reference is measured in
+the same run under the same load: QoS 1 publish → receive on Mosquitto through the same client
+library (aiomqtt), sequential, one message every 5 ms.
 
 Escalation is pushed far out (``alarm_ack_timeout_s`` = 1 h): nobody acknowledges these
 alarms, and re-alerting hundreds of them every 15 s is not the load being measured.
 
-    /tmp/v/bin/python bench/sos_latency.py [--boxes 2000] [--consoles 20] [--presses 400]
+    .venv/bin/python bench/sos_latency.py [--boxes 2000] [--consoles 20] [--presses 400]
         [--backend sqlite|postgresql] [--results]
 
 ``--results`` writes the figures into bench/RESULTS.md (replacing this script's section).
@@ -28,7 +31,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import contextlib
+import gc
 import json
 import math
 import os
@@ -47,13 +52,13 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiomqtt
 import httpx
 import orjson
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import create_async_engine
-from websockets.asyncio.client import connect
 
 import safezone.db.models  # noqa: F401 - every table, for the foreign keys
 from safezone.audit.service import Actor
@@ -165,6 +170,66 @@ async def wait_fleet(db: Database, boxes: int, within: float = 180) -> int:
     return online
 
 
+class _ConsoleProtocol(asyncio.Protocol):
+    """One console connection, read at the socket: each ``alarm.new`` is timestamped in
+    ``data_received``, the moment its bytes reach the console, not when a client library's
+    consumer coroutine gets round to it (with twenty consoles in one process, that queue
+    added milliseconds of the instrument's own). A minimal RFC 6455 client: the server's frames
+    are whole, unmasked text frames; pings are answered with masked pongs."""
+
+    def __init__(self, request: bytes, arrivals: dict[str, float], hello: asyncio.Event) -> None:
+        self.request, self.arrivals, self.hello = request, arrivals, hello
+        self.buffer = bytearray()
+        self.upgraded = False
+        self.transport: asyncio.Transport | None = None
+        self.closed = asyncio.get_running_loop().create_future()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        transport.write(self.request)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.closed.done():
+            self.closed.set_result(None)
+
+    def data_received(self, data: bytes) -> None:
+        now = time.perf_counter()
+        self.buffer += data
+        if not self.upgraded:
+            end = self.buffer.find(b"\r\n\r\n")
+            if end < 0:
+                return
+            if not self.buffer.startswith(b"HTTP/1.1 101"):
+                raise RuntimeError(f"no WebSocket upgrade: {bytes(self.buffer[:200])!r}")
+            del self.buffer[: end + 4]
+            self.upgraded = True
+        while len(self.buffer) >= 2:
+            opcode, size, start = self.buffer[0] & 0x0F, self.buffer[1] & 0x7F, 2
+            if size == 126:
+                size, start = int.from_bytes(self.buffer[2:4], "big"), 4
+            elif size == 127:
+                size, start = int.from_bytes(self.buffer[2:10], "big"), 10
+            if len(self.buffer) < start + size:
+                return
+            payload = bytes(self.buffer[start : start + size])
+            del self.buffer[: start + size]
+            if opcode == 0x1:
+                message = orjson.loads(payload)
+                if message["type"] == "alarm.new":
+                    self.arrivals.setdefault(message["payload"]["event_id"], now)
+                elif message["type"] == "hello":
+                    self.hello.set()
+            elif opcode == 0x9:
+                self._send(0xA, payload)
+
+    def _send(self, opcode: int, payload: bytes) -> None:
+        mask = secrets.token_bytes(4)
+        masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+        assert len(payload) < 126 and self.transport is not None
+        self.transport.write(bytes([0x80 | opcode, 0x80 | len(payload)]) + mask + masked)
+
+
 class Consoles:
     """C console WebSockets recording when each alarm.new arrives, by event id."""
 
@@ -172,28 +237,34 @@ class Consoles:
         self.url, self.token, self.count = url, token, count
         self.arrivals: list[dict[str, float]] = [{} for _ in range(count)]
         self.hello = [asyncio.Event() for _ in range(count)]
-        self.tasks: list[asyncio.Task[None]] = []
+        self.protocols: list[_ConsoleProtocol] = []
 
-    async def _run(self, index: int) -> None:
-        headers = {"Authorization": f"Bearer {self.token}"}
-        async with connect(self.url, additional_headers=headers, max_size=None) as ws:
-            arrivals = self.arrivals[index]
-            async for raw in ws:
-                now = time.perf_counter()
-                message = orjson.loads(raw)
-                if message["type"] == "alarm.new":
-                    arrivals[message["payload"]["event_id"]] = now
-                elif message["type"] == "hello":
-                    self.hello[index].set()
+    def _request(self, host: str, path: str) -> bytes:
+        key = base64.b64encode(secrets.token_bytes(16)).decode()
+        return (
+            f"GET {path} HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\n"
+            f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+            f"Sec-WebSocket-Version: 13\r\nAuthorization: Bearer {self.token}\r\n\r\n"
+        ).encode()
 
     async def start(self) -> None:
-        self.tasks = [asyncio.create_task(self._run(i)) for i in range(self.count)]
+        url = urlsplit(self.url)
+        host, port = url.hostname or "127.0.0.1", url.port or 80
+        loop = asyncio.get_running_loop()
+        for i in range(self.count):
+            _transport, protocol = await loop.create_connection(
+                lambda i=i: _ConsoleProtocol(
+                    self._request(f"{host}:{port}", url.path), self.arrivals[i], self.hello[i]
+                ),
+                host, port,
+            )
+            self.protocols.append(protocol)
         await asyncio.wait_for(asyncio.gather(*(e.wait() for e in self.hello)), 60)
 
     async def stop(self) -> None:
-        for task in self.tasks:
-            task.cancel()
-        await asyncio.gather(*self.tasks, return_exceptions=True)
+        for protocol in self.protocols:
+            if protocol.transport is not None:
+                protocol.transport.close()
 
 
 async def press_all(mqtt: str, root: str, codes: list[str], presses: int,
@@ -342,8 +413,17 @@ async def main(opts: argparse.Namespace) -> int:
             await asyncio.sleep(opts.heartbeat)
             consoles = Consoles(f"ws://127.0.0.1:{port}/api/v1/live", token, opts.consoles)
             await consoles.start()
-            sent, wall, warm = await press_all(opts.mqtt, root, codes, opts.presses,
-                                               opts.warmup)
+            # This process is the instrument: its own garbage collection must not stop it
+            # while it timestamps (a full collection here took tens of ms, and every console's
+            # receipt of whichever alarm was in flight looked late by that much).
+            gc.collect()
+            gc.freeze()
+            gc.disable()
+            try:
+                sent, wall, warm = await press_all(opts.mqtt, root, codes, opts.presses,
+                                                   opts.warmup)
+            finally:
+                gc.enable()
             await asyncio.sleep(2)  # stragglers
             raw = await raw_broker(opts.mqtt, root, opts.raw)
             intake = await server_intake(db, {k: v for k, v in wall.items() if k not in warm})

@@ -20,7 +20,7 @@ from asgi_lifespan import LifespanManager
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from safezone.app import create_app
+from safezone.app import UVICORN_OPTIONS, create_app
 from safezone.audit.service import Actor
 from safezone.auth.roles import Role
 from safezone.auth.service import create_user
@@ -190,6 +190,7 @@ class LiveServer:
             port=self.port,
             log_level="warning",
             lifespan="on",
+            **UVICORN_OPTIONS,
         )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=lambda: asyncio.run(self.server.serve()), daemon=True)

@@ -96,20 +96,24 @@ def serve(
     """Run the server (migrations are applied on start)."""
     import uvicorn
 
-    from safezone.app import create_app
+    from safezone.app import FREEZE_AFTER_START, UVICORN_OPTIONS, create_app, freeze_heap
 
     settings = get_settings()
     if host:
         settings.host = host
     if port:
         settings.port = port
+    app = create_app(settings)
+    setattr(app.state, FREEZE_AFTER_START, True)
+    freeze_heap()
     uvicorn.run(
-        create_app(settings),
+        app,
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level,
         proxy_headers=True,
         forwarded_allow_ips="127.0.0.1",
+        **UVICORN_OPTIONS,
     )
 
 

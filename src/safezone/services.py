@@ -59,6 +59,7 @@ class BackgroundServices:
     async def start(self) -> None:
         self._tasks.append(asyncio.create_task(self._housekeeping(), name="housekeeping"))
         self._tasks.append(asyncio.create_task(self.escalation.run(), name="alarm-escalation"))
+        self._tasks.append(asyncio.create_task(self.db.run_checkpoints(), name="wal-checkpoint"))
         await self.evidence.start()
         if self.box_link is not None:
             await self.box_link.start()

@@ -29,21 +29,29 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from safezone.alarms import power
+from safezone.alarms.camera_index import CameraIndex
 from safezone.alarms.correlate import correlate, link_back
 from safezone.alarms.effects import Effect, Push
 from safezone.alarms.models import Alarm
-from safezone.alarms.views import OPEN_STATUSES, alarm_view, alarm_views
+from safezone.alarms.views import OPEN_STATUSES, BoxViewLike, alarm_view, alarm_views
 from safezone.alerts.models import Alert
-from safezone.db.base import utcnow
-from safezone.incidents.service import add_event, open_incident, recent_incident_of_box
+from safezone.db.base import table_of, utcnow
+from safezone.incidents.service import (
+    add_event,
+    open_incident,
+    recent_incident_of_box,
+    record_timeline,
+    set_priority,
+    timeline_row,
+)
 from safezone.settings import Settings, get_settings
-from safezone.sos.models import BoxEvent, SosBox
+from safezone.sos.models import SosBox
 
 log = logging.getLogger(__name__)
 
@@ -55,13 +63,46 @@ ALARM_KINDS: dict[str, tuple[str, int, bool, bool]] = {
     "door_open": ("door_open", 3, False, False),
 }
 ESCALATION_ALERT = "alarm_unacknowledged"
+_INSERT_ALARM = insert(table_of(Alarm)).returning(table_of(Alarm).c.id)
+
+
+class AlarmBox(BoxViewLike, Protocol):
+    """What raising an alarm needs of its box: a ``SosBox`` row or the link's snapshot."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def code(self) -> str: ...
+    @property
+    def name_th(self) -> str: ...
+    @property
+    def lat(self) -> float: ...
+    @property
+    def lon(self) -> float: ...
+    @property
+    def zone_id(self) -> int | None: ...
+
+
+class EventLike(Protocol):
+    """A stored box event: a ``BoxEvent`` row or the link's ``StoredEvent``."""
+
+    @property
+    def event_id(self) -> str: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def device_time(self) -> datetime | None: ...
+    @property
+    def received_at(self) -> datetime: ...
+    @property
+    def payload(self) -> dict[str, Any]: ...
 
 
 async def on_box_event(
     session: AsyncSession,
     *,
     box: SosBox,
-    event: BoxEvent,
+    event: EventLike,
     settings: Settings | None = None,
 ) -> list[Effect]:
     """Store what ``event`` means and return the effects to run after the commit.
@@ -71,7 +112,7 @@ async def on_box_event(
     settings = settings or get_settings()
     at = event.received_at or utcnow()
     if event.kind in ALARM_KINDS:
-        return await _raise_alarm(session, box=box, event=event, at=at, settings=settings)
+        return await raise_alarm(session, box=box, event=event, settings=settings)
     if event.kind == "sos_cancelled":
         return await _cancel(session, box=box, event=event, at=at)
     if event.kind == "power_lost":
@@ -81,55 +122,57 @@ async def on_box_event(
     return []
 
 
-async def _raise_alarm(
-    session: AsyncSession, *, box: SosBox, event: BoxEvent, at: datetime, settings: Settings
+async def raise_alarm(
+    session: AsyncSession, *, box: AlarmBox, event: EventLike, settings: Settings,
+    cameras: CameraIndex | None = None,
 ) -> list[Effect]:
+    """The alarm for an event of one of the ``ALARM_KINDS`` (see the module docstring).
+
+    The device link calls this directly with a snapshot of the box (its row, read with
+    Core) and its in-memory camera index; everything else goes through ``on_box_event``.
+    """
+    at = event.received_at
+    # Reads first, writes after, all as Core statements: the press path is CPU-bound on a
+    # busy server, and the ORM's unit of work cost more than the SQL itself.
     kind, priority, silent, may_open = ALARM_KINDS[event.kind]
-    # Reads first, writes after: the fewer round trips, the sooner the console hears.
     since = at - timedelta(seconds=settings.alarm_attach_window_s)
     incident = await recent_incident_of_box(session, box_id=box.id, since=since)
     found = await correlate(
         session, lat=box.lat, lon=box.lon, at=at, settings=settings,
-        exclude_incident=incident.id if incident is not None else None,
+        exclude_incident=incident.id if incident is not None else None, index=cameras,
     )
     opened = incident is None and may_open
     if opened:
         incident = await open_incident(session, box=box, kind=kind, priority=priority, at=at)
-    alarm = Alarm(
-        event_id=event.event_id,
-        box_id=box.id,
-        kind=kind,
-        silent=silent,
-        priority=priority,
-        status="new",
-        lat=box.lat,
-        lon=box.lon,
-        zone_id=box.zone_id,
-        incident_id=incident.id if incident is not None else None,
-        device_time=event.device_time,
-        raised_at=at,
-        related=found.related(),
-    )
-    session.add(alarm)
-    await session.flush()
-    link_back(alarm, found.nearby)
+    values: dict[str, Any] = {
+        "event_id": event.event_id, "box_id": box.id, "kind": kind, "silent": silent,
+        "priority": priority, "status": "new", "lat": box.lat, "lon": box.lon,
+        "zone_id": box.zone_id, "incident_id": incident.id if incident is not None else None,
+        "device_time": event.device_time, "raised_at": at, "escalations": 0,
+        "related": found.related(),
+    }
+    conn = await session.connection()
+    alarm_id = (await conn.execute(_INSERT_ALARM, values)).scalar_one()
+    await link_back(session, alarm_id, found.nearby)
     if incident is not None:
-        # A press after a door alarm makes the whole incident urgent.
-        incident.priority = min(incident.priority, priority)
-        add_event(
-            session, incident.id, "opened" if opened else "alarm_attached", at=at,
-            alarm_id=alarm.id, alarm_kind=kind, event_id=alarm.event_id, box_id=box.id,
-            box_code=box.code,
-        )
+        if not opened and priority < incident.priority:
+            # A press after a door alarm makes the whole incident urgent.
+            await set_priority(session, incident.id, priority)
+        rows = [timeline_row(
+            incident.id, "opened" if opened else "alarm_attached", at=at, alarm_id=alarm_id,
+            alarm_kind=kind, event_id=event.event_id, box_id=box.id, box_code=box.code,
+        )]
         if found.found:
-            add_event(session, incident.id, "correlated", at=at, alarm_id=alarm.id,
-                      **found.related())
-    await session.flush()
+            rows.append(timeline_row(incident.id, "correlated", at=at, alarm_id=alarm_id,
+                                     **found.related()))
+        await record_timeline(session, rows)
+    # Not added to the session: only the view is built from it.
+    alarm = Alarm(id=alarm_id, **values)
     return [Push("alarm.new", alarm_view(alarm, box, found.cameras))]
 
 
 async def _press_to_cancel(
-    session: AsyncSession, *, box: SosBox, event: BoxEvent, at: datetime
+    session: AsyncSession, *, box: SosBox, event: EventLike, at: datetime
 ) -> Alarm | None:
     payload: dict[str, Any] = event.payload or {}
     cancels = payload.get("cancels")
@@ -152,7 +195,7 @@ async def _press_to_cancel(
 
 
 async def _cancel(
-    session: AsyncSession, *, box: SosBox, event: BoxEvent, at: datetime
+    session: AsyncSession, *, box: SosBox, event: EventLike, at: datetime
 ) -> list[Effect]:
     alarm = await _press_to_cancel(session, box=box, event=event, at=at)
     if alarm is None or alarm.status not in OPEN_STATUSES:

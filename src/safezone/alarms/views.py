@@ -8,6 +8,7 @@ boxes and one for the cameras of any number of alarms.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 from typing import Any, Protocol
 
 from sqlalchemy import select
@@ -44,7 +45,38 @@ class CameraLike(Protocol):
     def sharing_policy(self) -> str: ...
 
 
-def box_view(box: SosBox) -> dict[str, Any]:
+class BoxViewLike(Protocol):
+    """What a box view needs: a ``SosBox`` row or the device link's snapshot of one."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def code(self) -> str: ...
+    @property
+    def name_th(self) -> str: ...
+    @property
+    def name_en(self) -> str: ...
+    @property
+    def address(self) -> str | None: ...
+    @property
+    def lat(self) -> float: ...
+    @property
+    def lon(self) -> float: ...
+    @property
+    def zone_id(self) -> int | None: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def has_camera(self) -> bool: ...
+    @property
+    def battery_pct(self) -> float | None: ...
+    @property
+    def mains_ok(self) -> bool | None: ...
+    @property
+    def last_heartbeat_at(self) -> datetime | None: ...
+
+
+def box_view(box: BoxViewLike) -> dict[str, Any]:
     """The box facts an operator needs at a glance (no secrets, no provisioning data)."""
     return {
         "id": box.id,
@@ -83,7 +115,7 @@ def camera_view(camera: CameraLike, lat: float | None, lon: float | None) -> dic
 
 
 def alarm_view(
-    alarm: Alarm, box: SosBox | None, cameras: Sequence[CameraLike] = ()
+    alarm: Alarm, box: BoxViewLike | None, cameras: Sequence[CameraLike] = ()
 ) -> dict[str, Any]:
     """One alarm with its box and cameras, JSON-ready apart from datetimes."""
     related = alarm.related or {}

@@ -380,7 +380,12 @@ async def cameras_seeing(
     # |Δlat| · (metres per degree of latitude, at least) never exceeds the true distance.
     own_range = func.abs(Camera.lat - lat) * MIN_M_PER_DEG_LAT <= Camera.range_m * 1.01 + 1.0
     candidates = await _cameras_in_box(session, box, who, known_fov(), own_range, *extra)
-    hits = _CameraArrays(candidates).seeing(lat, lon)
+    return seeing_in(candidates, lat, lon)
+
+
+def seeing_in(cameras: Iterable[CameraFov], lat: float, lon: float) -> list[SeeingCamera]:
+    """Of ``cameras``, those whose wedge holds the point, nearest first (no database)."""
+    hits = _CameraArrays(cameras).seeing(lat, lon)
     hits.sort(key=lambda hit: (hit[1], hit[0].id))
     return [
         SeeingCamera(

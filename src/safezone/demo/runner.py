@@ -31,7 +31,7 @@ def _stop(signum: int, _frame: FrameType | None) -> None:
 
 def run_demo(*, host: str, port: int, data_dir: Path | None) -> None:
     """Seed a fresh demo and serve it until interrupted."""
-    from safezone.app import create_app
+    from safezone.app import FREEZE_AFTER_START, UVICORN_OPTIONS, create_app, freeze_heap
     from safezone.demo.boxes import (
         MQTT_PORT,
         PRESS_PORT,
@@ -118,7 +118,10 @@ def run_demo(*, host: str, port: int, data_dir: Path | None) -> None:
         signal.signal(signal.SIGTERM, _stop)
         signal.signal(signal.SIGINT, _stop)
         try:
-            uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
+            app = create_app(settings)
+            setattr(app.state, FREEZE_AFTER_START, True)
+            freeze_heap()
+            uvicorn.run(app, host=host, port=port, log_level="warning", **UVICORN_OPTIONS)
         except _Stopped:
             typer.echo("demo stopped")
     finally:

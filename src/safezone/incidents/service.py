@@ -9,17 +9,16 @@ open incident be watched.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple, Protocol
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from safezone.alarms.models import Alarm
 from safezone.audit.service import SYSTEM, Actor
-from safezone.db.base import utcnow
+from safezone.db.base import table_of, utcnow
 from safezone.incidents.models import Incident, IncidentEvent
 from safezone.problems import Problem
-from safezone.sos.models import SosBox
 
 OPEN_INCIDENT = ("open", "acknowledged", "dispatched")
 CLOSED = "closed"
@@ -47,25 +46,52 @@ def add_event(
     return event
 
 
+# Built once: the press path runs these (see ``alarms.pipeline``).
+_RECENT = (
+    select(Incident.id, Incident.priority)
+    .join(Alarm, Alarm.incident_id == Incident.id)
+    .where(
+        Incident.source_box_id == bindparam("box_id"),
+        Incident.status.in_(OPEN_INCIDENT),
+        Alarm.raised_at >= bindparam("since"),
+    )
+    .order_by(Alarm.raised_at.desc(), Incident.id.desc())
+    .limit(1)
+)
+_INSERT_INCIDENT = insert(table_of(Incident)).returning(table_of(Incident).c.id)
+_INSERT_TIMELINE = insert(table_of(IncidentEvent))
+
+
+class OpenIncident(NamedTuple):
+    id: int
+    priority: int
+
+
 async def recent_incident_of_box(
     session: AsyncSession, *, box_id: int, since: datetime
-) -> Incident | None:
+) -> OpenIncident | None:
     """The box's open incident that had an alarm since ``since`` (latest first)."""
-    row = await session.scalar(
-        select(Incident)
-        .join(Alarm, Alarm.incident_id == Incident.id)
-        .where(
-            Incident.source_box_id == box_id,
-            Incident.status.in_(OPEN_INCIDENT),
-            Alarm.raised_at >= since,
-        )
-        .order_by(Alarm.raised_at.desc(), Incident.id.desc())
-        .limit(1)
-    )
-    return row
+    conn = await session.connection()
+    row = (await conn.execute(_RECENT, {"box_id": box_id, "since": since})).first()
+    return OpenIncident(row.id, row.priority) if row is not None else None
 
 
-def _title(kind: str, box: SosBox) -> str:
+class BoxLike(Protocol):
+    @property
+    def id(self) -> int: ...
+    @property
+    def code(self) -> str: ...
+    @property
+    def name_th(self) -> str: ...
+    @property
+    def lat(self) -> float: ...
+    @property
+    def lon(self) -> float: ...
+    @property
+    def zone_id(self) -> int | None: ...
+
+
+def _title(kind: str, box: BoxLike) -> str:
     label = {"sos": "SOS", "tamper": "Tamper / งัดแงะ", "door_open": "Door / ประตูตู้"}.get(
         kind, kind
     )
@@ -73,23 +99,46 @@ def _title(kind: str, box: SosBox) -> str:
 
 
 async def open_incident(
-    session: AsyncSession, *, box: SosBox, kind: str, priority: int, at: datetime
-) -> Incident:
-    """A new open incident at the box (flushed, so it has its id)."""
-    incident = Incident(
-        kind=kind,
-        priority=priority,
-        status="open",
-        title=_title(kind, box),
-        lat=box.lat,
-        lon=box.lon,
-        zone_id=box.zone_id,
-        opened_at=at,
-        source_box_id=box.id,
+    session: AsyncSession, *, box: BoxLike, kind: str, priority: int, at: datetime
+) -> OpenIncident:
+    """A new open incident at the box (one INSERT; returns its id)."""
+    conn = await session.connection()
+    incident_id = (
+        await conn.execute(
+            _INSERT_INCIDENT,
+            {
+                "kind": kind, "priority": priority, "status": "open",
+                "title": _title(kind, box), "lat": box.lat, "lon": box.lon,
+                "zone_id": box.zone_id, "opened_at": at, "source_box_id": box.id,
+            },
+        )
+    ).scalar_one()
+    return OpenIncident(incident_id, priority)
+
+
+async def set_priority(session: AsyncSession, incident_id: int, priority: int) -> None:
+    """Raise the incident's urgency to ``priority`` (lower is more urgent), never lower it."""
+    conn = await session.connection()
+    await conn.execute(
+        update(table_of(Incident))
+        .where(Incident.id == incident_id, Incident.priority > priority)
+        .values(priority=priority)
     )
-    session.add(incident)
-    await session.flush()
-    return incident
+
+
+def timeline_row(
+    incident_id: int, kind: str, *, at: datetime, actor: Actor = SYSTEM, **data: Any
+) -> dict[str, Any]:
+    """One timeline entry as INSERT parameters (for ``record_timeline``)."""
+    return {"incident_id": incident_id, "at": at, "kind": kind, "actor_id": actor.id,
+            "actor": actor.name[:100], "data": data}
+
+
+async def record_timeline(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    """Append timeline entries made by ``timeline_row`` with one (executemany) INSERT."""
+    if rows:
+        conn = await session.connection()
+        await conn.execute(_INSERT_TIMELINE, rows)
 
 
 async def get_incident(session: AsyncSession, incident_id: int) -> Incident:

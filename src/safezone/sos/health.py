@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, select, update
+from sqlalchemy import Table, bindparam, case, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from safezone.alarms.effects import Effect, Push
@@ -36,7 +36,9 @@ OFFLINE_ALERT = "sos_box_offline"
 BATTERY_ALERT = "sos_box_low_battery"
 _BATTERY_HYSTERESIS = 5.0
 _CHUNK = 400  # codes per IN (...) query: well under every backend's parameter limit
-_WRITE_CHUNK = 200  # rows per UPDATE batch; the loop breathes between batches
+# Boxes per health transaction: each holds the write lock (and the loop) for about a
+# millisecond, which is what a press may have to wait.
+_WRITE_CHUNK = 25
 _SEEN_PRECISION_S = 10.0
 
 RunEffects = Callable[[list[Effect]], Awaitable[None]]
@@ -85,30 +87,42 @@ class BoxHealth:
         entry.messages += 1
 
     async def flush(self) -> None:
-        """Write everything pending in one transaction; unknown boxes are dropped and counted."""
+        """Write everything pending; unknown boxes are dropped and counted.
+
+        The boxes' rows are read first, outside the write lock; the writes then go in
+        transactions of ``_WRITE_CHUNK`` boxes, with the loop let through between them, so a
+        press waiting for the write lock waits for one short chunk, never for the fleet.
+        What a concurrent event may have changed meanwhile is guarded in SQL (``_write``).
+        """
         async with self._lock:
             batch, self.pending = self.pending, {}
             if not batch:
                 return
-            effects: list[Effect] = []
-            async with self.db.write() as session:
+            async with self.db.session() as session:
                 rows = await _boxes(session, list(batch))
-                for code, entry in batch.items():
-                    row = rows.get(code)
-                    if row is None or not row.enabled:
-                        reason = "unknown_box" if row is None else "disabled_box"
-                        self.stats.reject(reason, "heartbeat/status dropped",
-                                          topic=code, count=entry.messages)
-                # In id order: the same lock order as event batches (no deadlocks).
-                pairs = [(row, _changes(row, batch[row.code]))
-                         for row in sorted(rows.values(), key=lambda r: r.id) if row.enabled]
-                pairs = [(row, change) for row, change in pairs if self._worth_writing(change)]
-                await _write(session, [change for _, change in pairs])
-                open_alerts = _OpenAlerts(session)
-                for row, change in pairs:
-                    effects += await self._alerts(session, row, change, open_alerts)
+            for code, entry in batch.items():
+                row = rows.get(code)
+                if row is None or not row.enabled:
+                    reason = "unknown_box" if row is None else "disabled_box"
+                    self.stats.reject(reason, "heartbeat/status dropped",
+                                      topic=code, count=entry.messages)
+            # In id order: the same lock order as event batches (no deadlocks).
+            pairs = [(row, _changes(row, batch[row.code]))
+                     for row in sorted(rows.values(), key=lambda r: r.id) if row.enabled]
+            pairs = [(row, change) for row, change in pairs if self._worth_writing(change)]
+            for start in range(0, len(pairs), _WRITE_CHUNK):
+                await self._write_chunk(pairs[start : start + _WRITE_CHUNK])
+                await asyncio.sleep(0)
             self.stats.heartbeats["flushes"] += 1
             self.stats.heartbeats["rows_written"] += len(pairs)
+
+    async def _write_chunk(self, pairs: list[tuple[Any, dict[str, Any]]]) -> None:
+        effects: list[Effect] = []
+        async with self.db.write() as session:
+            await _write(session, [change for _, change in pairs])
+            open_alerts = _OpenAlerts(session)
+            for row, change in pairs:
+                effects += await self._alerts(session, row, change, open_alerts)
         if effects:
             await self.run_effects(effects)
 
@@ -120,7 +134,8 @@ class BoxHealth:
         benchmark, would otherwise rewrite every row every flush).
         """
         seen = change.get("last_seen_at")
-        values = tuple(v for k, v in sorted(change.items()) if not k.startswith("last_"))
+        values = tuple(v for k, v in sorted(change.items())
+                       if not k.startswith("last_") and k != "heard_at")
         last = self._written.get(change["id"])
         if (
             "status" not in change
@@ -249,25 +264,32 @@ class _OpenAlerts:
 
 
 async def _write(session: AsyncSession, changes: list[dict[str, Any]]) -> None:
-    """One executemany UPDATE per set of changed columns (Core: no ORM work per row)."""
+    """One executemany UPDATE per set of changed columns (Core: no ORM work per row).
+
+    ``mains_ok`` is written only where no event touched the row after the heartbeat arrived
+    (``updated_at`` ≤ ``heard_at``): a power event handled by the pipeline meanwhile knows the
+    mains state better. SQL evaluates the condition against the row as it is when written.
+    """
     table = cast(Table, SosBox.__table__)
     groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
     for change in changes:
-        columns = tuple(sorted(k for k in change if k != "id"))
+        columns = tuple(sorted(k for k in change if k not in ("id", "heard_at")))
         if columns:
             groups.setdefault(columns, []).append(
-                {"row_id": change["id"], **{k: change[k] for k in columns}}
+                {"row_id": change["id"], "heard_at": change.get("heard_at"),
+                 **{k: change[k] for k in columns}}
             )
+    c = table.c
     for columns, params in groups.items():
-        statement = (
-            update(table)
-            .where(table.c.id == bindparam("row_id"))
-            .values({column: bindparam(column) for column in columns})
-        )
-        for start in range(0, len(params), _WRITE_CHUNK):
-            await session.execute(statement, params[start : start + _WRITE_CHUNK])
-            # Let the MQTT reader run: a broker drops QoS 0 messages for a client that stalls.
-            await asyncio.sleep(0)
+        values: dict[str, Any] = {column: bindparam(column) for column in columns}
+        if "mains_ok" in values:
+            values["mains_ok"] = case(
+                (or_(c.updated_at.is_(None), c.updated_at <= bindparam("heard_at")),
+                 bindparam("mains_ok")),
+                else_=c.mains_ok,
+            )
+        statement = update(table).where(c.id == bindparam("row_id")).values(values)
+        await session.execute(statement, params)
 
 
 def _changes(row: Any, entry: Pending) -> dict[str, Any]:
@@ -280,13 +302,11 @@ def _changes(row: Any, entry: Pending) -> dict[str, Any]:
             battery_pct=hb.battery_pct,
             temperature_c=hb.temperature_c,
             signal_dbm=hb.signal_dbm,
+            mains_ok=hb.mains,
+            heard_at=hb_at,
         )
         if hb.firmware is not None:
             change["firmware"] = hb.firmware
-        # A power event handled by the pipeline after this heartbeat was received (it bumps
-        # updated_at; these batched writes do not) knows the mains state better.
-        if row.updated_at is None or hb_at >= row.updated_at:
-            change["mains_ok"] = hb.mains
     # The later of "heartbeat" (alive) and the status message decides the state.
     state, since = ("online", hb_at) if hb_at is not None else (None, None)
     if entry.status is not None and entry.status_at is not None:
