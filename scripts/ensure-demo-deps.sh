@@ -2,12 +2,13 @@
 # Debian packages the demo's simulators need; installed with apt-get only when missing.
 #   python3-gi, gir1.2-gst-rtsp-server-1.0   Debian's GStreamer RTSP server, run by Debian's
 #                                            own python3: the demo's simulated cameras
-#   gstreamer1.0-plugins-base/good/ugly      test pictures and clock overlay, RTP/RTSP, x264
+#   gstreamer1.0-plugins-base/good/ugly      test pictures, RTP/RTSP, x264
+#   gstreamer1.0-x                           the Pango plugin: clock / time overlays
 # Never fails: without them the demo still runs, its cameras then stay 'registered' (no live
 # states, snapshots or video), and this says what to install.
 set -uo pipefail
 packages=(python3-gi gir1.2-gst-rtsp-server-1.0
-  gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly)
+  gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly gstreamer1.0-x)
 note() {
   echo "note: $1"
   echo "      the demo runs without simulated cameras (they stay 'registered');"

@@ -4,11 +4,13 @@
 #   fonts-thai-tlwg   Thai glyphs, so screenshots show real Thai text
 #   gir1.2-gst-rtsp-server-1.0, python3-gi, gstreamer1.0-plugins-*
 #                     the real RTSP cameras of the tests (run by Debian's own python3)
+#   gstreamer1.0-x    its Pango plugin draws the clock / time overlays on the test pictures
 #   ffmpeg            ffprobe, to check evidence clips independently
 #   mosquitto         private brokers for the broker-restart and password/ACL tests
 set -euo pipefail
 packages=(chromium fonts-thai-tlwg python3-gi gir1.2-gst-rtsp-server-1.0
-  gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly ffmpeg mosquitto)
+  gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly gstreamer1.0-x
+  ffmpeg mosquitto)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

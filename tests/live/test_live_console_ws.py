@@ -135,3 +135,14 @@ async def test_cookie_sessions_need_our_origin(
     async with connect(_ws(live_server), additional_headers=cookie,
                        origin=Origin(live_server.url)) as ws:
         assert (await _next(ws, "hello"))["payload"]["user"]["role"] == "operator"
+
+
+async def test_frames_go_uncompressed(live_server: LiveServer, make_user: UserFactory) -> None:
+    # The client offers permessage-deflate (websockets does by default); the server declines:
+    # compressing every alarm once per console cost more CPU than storing the alarm.
+    operator = await make_user(Role.operator)
+    async with connect(_ws(live_server), additional_headers=operator["headers"]) as ws:
+        assert ws.response is not None
+        assert "Sec-WebSocket-Extensions" not in ws.response.headers
+        hello = json.loads(await ws.recv())
+        assert hello["type"] == "hello"

@@ -74,8 +74,8 @@ except (ImportError, ValueError) as exc:  # ValueError: typelib missing
 # rather than showing up later as a camera that never answers).
 ELEMENTS = {
     "videotestsrc": "gstreamer1.0-plugins-base",
-    "clockoverlay": "gstreamer1.0-plugins-base",
-    "timeoverlay": "gstreamer1.0-plugins-base",
+    "clockoverlay": "gstreamer1.0-x",
+    "timeoverlay": "gstreamer1.0-x",
     "rtph264pay": "gstreamer1.0-plugins-good",
     "x264enc": "gstreamer1.0-plugins-ugly",
     "rtspsrc": "gstreamer1.0-plugins-good",
