@@ -17,6 +17,7 @@ import httpx
 import pytest
 import uvicorn
 from asgi_lifespan import LifespanManager
+from playwright.async_api import Browser
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -29,6 +30,9 @@ from safezone.db.migrate import upgrade
 from safezone.db.models import Base
 from safezone.orgs.models import Organisation, OrganisationKind
 from safezone.settings import Settings
+from tests.fixtures.browser import chromium
+from tests.fixtures.mqtt import Mosquitto, system_mosquitto_url
+from tests.fixtures.network import local_call_address
 
 BACKEND = os.environ.get("SAFEZONE_TEST_BACKEND", "sqlite")
 PG_ADMIN_URL = os.environ.get(
@@ -213,3 +217,36 @@ class LiveServer:
 def live_server(settings: Settings) -> Iterator[LiveServer]:
     with LiveServer(settings) as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def mosquitto_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The shared Mosquitto at 127.0.0.1:1883, or (where none runs) a private anonymous one."""
+    url = system_mosquitto_url()
+    if url is not None:
+        yield url
+        return
+    broker = Mosquitto(tmp_path_factory.mktemp("mosquitto"), anonymous=True).start()
+    try:
+        yield broker.url
+    finally:
+        broker.stop()
+
+
+@pytest.fixture
+def topic_root() -> str:
+    # Unique per test: parallel runs against the shared Mosquitto never see each other.
+    return f"sztest-{uuid.uuid4().hex[:12]}/v1"
+
+
+@pytest.fixture(scope="session")
+def call_network() -> str:
+    """A local non-loopback IPv4 address for WebRTC's ICE (``tests/fixtures/network.py``)."""
+    return local_call_address()
+
+
+@pytest.fixture(scope="module")
+async def browser() -> AsyncIterator[Browser]:
+    """Debian's headless Chromium, one per test module (``tests/fixtures/browser.py``)."""
+    async with chromium() as launched:
+        yield launched

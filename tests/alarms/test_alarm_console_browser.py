@@ -6,9 +6,7 @@ and the box health page lists failing boxes first."""
 from __future__ import annotations
 
 import asyncio
-import os
 import time
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -29,27 +27,13 @@ from tests.alarms.support import LAT, LON, add_box, add_camera, north_of
 from tests.conftest import PASSWORD, LiveServer, UserFactory
 
 pytest.importorskip("playwright.async_api")
-from playwright.async_api import Browser, Page, async_playwright, expect  # noqa: E402
+from playwright.async_api import Browser, Page, expect  # noqa: E402
 
-CHROMIUM = os.environ.get("SAFEZONE_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]
+from tests.fixtures.browser import BROWSER_MARKS  # noqa: E402
+
 # The press crosses a real broker and server on a shared 2-core machine: allow for load.
 WAIT = 20_000
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"no Chromium at {CHROMIUM}"),
-]
-
-
-@pytest.fixture(scope="module")
-async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as pw:
-        chromium = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        await chromium.close()
+pytestmark = BROWSER_MARKS
 
 
 async def _sign_in(page: Page, base: str, username: str, path: str) -> None:

@@ -1,30 +1,15 @@
-"""Fixtures for the call tests: a network a WebRTC call can use, a real server (uvicorn) whose
-device link talks to the embedded broker or to Mosquitto, provisioned boxes and real agents.
-
-WebRTC and loopback: aioice (the box's ICE) leaves 127.0.0.1 out of its host candidates, and
-Chromium does too, so a call between two programs on one machine needs a non-loopback
-interface address. Every address used is one of this machine's own: the call's packets never
-leave it. Where the machine has no such address (a bare container), the tests create a dummy
-interface ``sz0`` with 10.213.0.1/24 when they run as root (a dummy interface is local: traffic
-to it goes nowhere else), and are skipped, saying why, otherwise. Chromium is started with
-real IP candidates (``WebRtcHideLocalIpsWithMdns`` off), so no mDNS name is ever announced or
-resolved: nothing is multicast.
-"""
+"""Helpers for the call tests: a real server (uvicorn) whose device link talks to the embedded
+broker or to Mosquitto, provisioned boxes and real agents. The network a call can use is the
+shared ``call_network`` fixture (``tests/fixtures/network.py``)."""
 
 from __future__ import annotations
 
 import asyncio
-import os
-import shutil
-import subprocess
 import time
-import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 from safezone.audit.service import Actor
 from safezone.box.agent import BoxAgent
@@ -33,66 +18,6 @@ from safezone.db.engine import Database
 from safezone.settings import Settings
 from safezone.sos.provision import provision_box
 from tests.conftest import LiveServer
-from tests.fixtures.mqtt import Mosquitto, system_mosquitto_url
-
-DUMMY_LINK, DUMMY_ADDRESS = "sz0", "10.213.0.1"
-
-
-def host_addresses() -> list[str]:
-    """The IPv4 addresses aioice would offer as host candidates (loopback left out)."""
-    from aioice.ice import get_host_addresses
-
-    return [a for a in get_host_addresses(use_ipv4=True, use_ipv6=False)
-            if not a.startswith("127.")]
-
-
-@pytest.fixture(scope="session")
-def call_network() -> str:
-    """A local non-loopback IPv4 address for ICE (see the module docstring)."""
-    addresses = host_addresses()
-    if addresses:
-        return addresses[0]
-    ip = shutil.which("ip")
-    if os.geteuid() != 0 or ip is None:
-        pytest.skip("WebRTC calls need a non-loopback IPv4 address (aioice leaves 127.0.0.1 "
-                    "out); run as root to let the tests add a dummy interface, or add one")
-    # Left in place afterwards: a parallel test run may be using it.
-    for args in (["link", "add", DUMMY_LINK, "type", "dummy"],
-                 ["addr", "add", f"{DUMMY_ADDRESS}/24", "dev", DUMMY_LINK],
-                 ["link", "set", DUMMY_LINK, "up"]):
-        subprocess.run([ip, *args], check=False, capture_output=True)
-    if DUMMY_ADDRESS not in host_addresses():
-        pytest.skip(f"could not set up the dummy interface {DUMMY_LINK}")
-    return DUMMY_ADDRESS
-
-
-@pytest.fixture(scope="session")
-def mosquitto_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The shared Mosquitto at 127.0.0.1:1883, or (where none runs) a private anonymous one."""
-    url = system_mosquitto_url()
-    if url is not None:
-        yield url
-        return
-    broker = Mosquitto(tmp_path_factory.mktemp("mosquitto"), anonymous=True).start()
-    try:
-        yield broker.url
-    finally:
-        broker.stop()
-
-
-@pytest.fixture
-def topic_root() -> str:
-    # Unique per test: parallel runs against the shared Mosquitto never see each other.
-    return f"sztest-{uuid.uuid4().hex[:12]}/v1"
-
-
-def call_settings(settings: Settings, *, topic_root: str, mqtt_url: str | None,
-                  **extra: Any) -> Settings:
-    """The test settings with a device link (and quick health writes) for call tests."""
-    return settings.model_copy(update={
-        "mqtt_topic_root": topic_root, "mqtt_url": mqtt_url, "mqtt_port": 0,
-        "box_health_flush_s": 0.1, **extra,
-    })
 
 
 def server_state(server: LiveServer) -> Any:

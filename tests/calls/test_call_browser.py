@@ -8,7 +8,6 @@ incident timeline entries and the audit trail.
 
 from __future__ import annotations
 
-import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -27,39 +26,27 @@ from safezone.settings import Settings
 from tests.alarms.support import add_box, deliver
 from tests.calls.conftest import (
     agent_config,
-    call_settings,
     link_ready,
     provision,
     running,
     until,
 )
 from tests.conftest import PASSWORD, LiveServer, UserFactory
+from tests.sos.conftest import link_settings
 
 pytest.importorskip("playwright.async_api")
-from playwright.async_api import Browser, Page, async_playwright, expect  # noqa: E402
+from playwright.async_api import Browser, Page, expect  # noqa: E402
 
-CHROMIUM = os.environ.get("SAFEZONE_CHROMIUM", "/usr/bin/chromium")
-BASE_ARGS = [
-    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-    # Real IPs in ICE candidates (ours only): no mDNS names, so nothing is multicast.
-    "--disable-features=WebRtcHideLocalIpsWithMdns",
-    "--use-fake-device-for-media-stream",
-]
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"no Chromium at {CHROMIUM}"),
-]
+from tests.fixtures.browser import BROWSER_MARKS, MEDIA_ARGS, WEBRTC_ARGS, chromium  # noqa: E402
+
+pytestmark = BROWSER_MARKS
 
 
 @pytest.fixture(scope="module")
 async def browser() -> AsyncIterator[Browser]:
     """Chromium that grants the microphone (fake device: a beeping tone)."""
-    async with async_playwright() as pw:
-        chromium = await pw.chromium.launch(
-            executable_path=CHROMIUM, args=[*BASE_ARGS, "--use-fake-ui-for-media-stream"])
-        yield chromium
-        await chromium.close()
+    async with chromium(*MEDIA_ARGS) as launched:
+        yield launched
 
 
 async def sign_in(page: Page, base: str, username: str) -> None:
@@ -83,7 +70,7 @@ async def test_operator_answers_talks_and_hangs_up(
     mosquitto_url: str, topic_root: str, call_network: str, artifacts: Path, tmp_path: Path,
 ) -> None:
     operator = await make_user(Role.operator, username=f"caller_{broker}")
-    app_settings = call_settings(settings, topic_root=topic_root,
+    app_settings = link_settings(settings, topic_root=topic_root,
                                  mqtt_url=mosquitto_url if broker == "mosquitto" else None)
     async with db.write() as session:
         await add_box(session, "SOS-CALL")
@@ -178,15 +165,14 @@ async def test_no_microphone_and_no_answer_are_told_plainly(
     """No microphone permission: the operator is warned and the call goes on listen-only; the
     box (provisioned but switched off) does not answer: the call ends and says so."""
     operator = await make_user(Role.operator, username="caller_nomic")
-    app_settings = call_settings(settings, topic_root=topic_root, mqtt_url=None,
+    app_settings = link_settings(settings, topic_root=topic_root, mqtt_url=None,
                                  call_answer_timeout_s=2.0)
     async with db.write() as session:
         box_id = (await add_box(session, "SOS-SILENT")).id
     await provision(db, app_settings, "SOS-SILENT")
-    async with async_playwright() as pw:
-        # No --use-fake-ui-for-media-stream: the permission prompt is refused.
-        chromium = await pw.chromium.launch(executable_path=CHROMIUM, args=BASE_ARGS)
-        context = await chromium.new_context(viewport={"width": 1400, "height": 900},
+    # No --use-fake-ui-for-media-stream: the permission prompt is refused.
+    async with chromium(*WEBRTC_ARGS) as refusing:
+        context = await refusing.new_context(viewport={"width": 1400, "height": 900},
                                              locale="th-TH")
         with LiveServer(app_settings) as server:
             await link_ready(server)
@@ -206,7 +192,6 @@ async def test_no_microphone_and_no_answer_are_told_plainly(
             await expect(warning).to_have_text("ตู้ไม่ตอบรับภายใน 2 วินาที")
             await page.screenshot(path=str(artifacts / "call-no-answer.png"))
             call_id = await dock.get_attribute("data-call-id")
-        await chromium.close()
     async with db.session() as session:
         call = await session.get(Call, call_id)
     assert call.end_reason == "no_answer" and call.connected_at is None

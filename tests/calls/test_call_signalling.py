@@ -34,15 +34,16 @@ from safezone.settings import Settings
 from safezone.sos.models import SosBox
 from safezone.sos.protocol import IceServer
 from tests.alarms.support import add_box, deliver
-from tests.calls.conftest import call_settings, link_ready, provision, server_state, until
+from tests.calls.conftest import link_ready, provision, server_state, until
 from tests.conftest import LiveServer, UserFactory
+from tests.sos.conftest import link_settings
 
 STUN = "stun:stun.example.org:3478"  # configured only: nothing here ever contacts it
 
 
 @pytest.fixture
 def app_settings(settings: Settings, topic_root: str) -> Settings:
-    return call_settings(settings, topic_root=topic_root, mqtt_url=None,
+    return link_settings(settings, topic_root=topic_root, mqtt_url=None,
                          call_answer_timeout_s=1.5,
                          webrtc_ice_servers=[IceServer(urls=STUN)])
 

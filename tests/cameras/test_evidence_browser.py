@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -19,31 +18,17 @@ from tests.conftest import PASSWORD, LiveServer, UserFactory
 from tests.fixtures.rtsp import RtspServer
 
 pytest.importorskip("playwright.async_api")
-from playwright.async_api import Browser, async_playwright  # noqa: E402
+from playwright.async_api import Browser  # noqa: E402
 
-CHROMIUM = os.environ.get("SAFEZONE_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"no Chromium at {CHROMIUM}"),
-]
+from tests.fixtures.browser import BROWSER_MARKS  # noqa: E402
+
+pytestmark = BROWSER_MARKS
 
 
 @pytest.fixture(scope="module")
 def rtsp() -> Iterator[RtspServer]:
     with RtspServer(PATHS) as server:
         yield server
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as pw:
-        chromium = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        await chromium.close()
 
 
 async def test_clip_plays_and_seeks_in_chromium(

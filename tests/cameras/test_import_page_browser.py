@@ -3,8 +3,6 @@ row-by-row report table (Thai by default); a partner sees only their own organis
 
 from __future__ import annotations
 
-import os
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -15,25 +13,11 @@ from tests.cameras.registry_support import SECRET, THAI, count, csv_bytes, row
 from tests.conftest import PASSWORD, LiveServer, UserFactory
 
 pytest.importorskip("playwright.async_api")
-from playwright.async_api import Browser, Page, async_playwright, expect  # noqa: E402
+from playwright.async_api import Browser, Page, expect  # noqa: E402
 
-CHROMIUM = os.environ.get("SAFEZONE_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"no Chromium at {CHROMIUM}"),
-]
+from tests.fixtures.browser import BROWSER_MARKS  # noqa: E402
 
-
-@pytest.fixture(scope="module")
-async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as pw:
-        chromium = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        await chromium.close()
+pytestmark = BROWSER_MARKS
 
 
 async def _signed_in(browser: Browser, server: LiveServer, username: str

@@ -4,7 +4,6 @@ grid whose saved layout comes back after a reload."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -18,17 +17,11 @@ from tests.conftest import PASSWORD, LiveServer, UserFactory
 from tests.fixtures.rtsp import RtspServer
 
 pytest.importorskip("playwright.async_api")
-from playwright.async_api import Browser, Page, async_playwright, expect  # noqa: E402
+from playwright.async_api import Browser, Page, expect  # noqa: E402
 
-CHROMIUM = os.environ.get("SAFEZONE_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"no Chromium at {CHROMIUM}"),
-]
+from tests.fixtures.browser import BROWSER_MARKS  # noqa: E402
+
+pytestmark = BROWSER_MARKS
 MIME = 'video/mp4; codecs="avc1.42C016"'  # what the test server's x264 baseline stream is
 
 
@@ -37,14 +30,6 @@ def rtsp() -> Iterator[RtspServer]:
     paths = [{"path": f"/c{i}", "pattern": ("ball", "smpte")[i % 2]} for i in range(1, 5)]
     with RtspServer(paths) as server:
         yield server
-
-
-@pytest.fixture(scope="module")
-async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as pw:
-        chromium = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        await chromium.close()
 
 
 @pytest.fixture

@@ -28,6 +28,7 @@ import pytest
 
 from safezone.sim.cameras import CameraPlan, demo_plan
 from tests.conftest import BACKEND
+from tests.fixtures.browser import needs_chromium
 
 if TYPE_CHECKING:
     from playwright.async_api import Browser, Page
@@ -35,12 +36,6 @@ if TYPE_CHECKING:
 pytestmark = pytest.mark.skipif(
     BACKEND != "sqlite", reason="the demo always runs on its own SQLite (covered by that run)"
 )
-CHROMIUM = os.environ.get("SAFEZONE_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]
-needs_chromium = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"no {CHROMIUM}")
 PASSWORD = "safezone-demo"
 START_S = 60.0  # seeding ~200 cameras and ~100 other assets through the services, 2 busy cores
 STATES_S = 60.0  # the frozen camera needs a second picture, 15 s after the first
@@ -195,16 +190,6 @@ def test_a_snapshot_of_an_online_camera_is_a_jpeg(api: httpx.Client, tmp_path: P
     with av.open(str(path)) as jpeg:
         picture = next(jpeg.decode(video=0))
     assert (picture.width, picture.height) == (640, 360)
-
-
-@pytest.fixture(scope="module")
-async def browser() -> AsyncIterator[Browser]:
-    # Only the browser tests need Playwright: the others run without it.
-    playwright = pytest.importorskip("playwright.async_api")
-    async with playwright.async_playwright() as pw:
-        chromium = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        await chromium.close()
 
 
 @pytest.fixture

@@ -24,11 +24,13 @@ from typing import Any
 
 import httpx
 import pytest
+from playwright.async_api import expect
 from websockets.asyncio.client import ClientConnection, connect
 
 from safezone.demo.boxes import port_free
 from tests.conftest import BACKEND
 from tests.demo.test_demo_run import PASSWORD, START_S, _alive, _children, _free_port
+from tests.fixtures.browser import MEDIA_ARGS, chromium
 
 pytestmark = pytest.mark.skipif(
     BACKEND != "sqlite", reason="the demo always runs on its own SQLite (covered by that run)"
@@ -180,6 +182,71 @@ async def test_a_pressed_demo_box_reaches_the_console_within_a_second_and_is_ack
     assert not await light(WARM_UP_BOX)
     # The server acknowledged both presses: nothing is left in the boxes' outbox.
     assert (await _box_status(demo, BOX))["pending"] == 0
+
+
+async def _alarm_of(demo: Demo, headers: dict[str, str], event_id: str) -> dict[str, Any]:
+    async with httpx.AsyncClient(base_url=demo.url, headers=headers, timeout=10) as api:
+        deadline = time.monotonic() + 10
+        while True:
+            response = await api.get("/api/v1/alarms", params={"limit": 50})
+            assert response.status_code == 200, response.text
+            for alarm in response.json()["data"]:
+                if alarm["event_id"] == event_id:
+                    return dict(alarm)
+            assert time.monotonic() < deadline, f"no alarm for {event_id}"
+            await asyncio.sleep(0.1)
+
+
+async def test_the_operator_answers_a_demo_box_and_sees_and_hears_it(
+    demo: Demo, call_network: str, artifacts: Path
+) -> None:
+    """Answer in the demo's console: a WebRTC call with the demo's own box agent (aiortc, its
+    test-pattern camera and tone), signalled through the demo's server and embedded broker.
+    ``call_network``: a non-loopback address for ICE (aioice leaves 127.0.0.1 out)."""
+    async with httpx.AsyncClient(base_url=demo.url, timeout=10) as api:
+        token = await api.post("/api/v1/auth/token",
+                               data={"username": "operator", "password": PASSWORD})
+    headers = {"Authorization": f"Bearer {token.json()['access_token']}"}
+    async with chromium(*MEDIA_ARGS) as browser:
+        context = await browser.new_context(viewport={"width": 1400, "height": 900},
+                                            locale="th-TH")
+        page = await context.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        await page.goto(f"{demo.url}/login?next=/console")
+        await page.fill("#username", "operator")
+        await page.fill("#password", PASSWORD)
+        await page.click("form.login-form button[type=submit]")
+        await page.wait_for_url(f"{demo.url}/console")
+        await page.wait_for_function(
+            "() => window.safezoneConsole && safezoneConsole.ready && safezoneConsole.connected")
+        alarm = await _alarm_of(demo, headers, await _press(demo.press_url, BOX))
+        await page.locator(f"[data-testid=queue-item][data-alarm-id='{alarm['id']}']").click()
+        answer = page.get_by_test_id("answer-button")
+        await expect(answer).to_be_enabled(timeout=10_000)
+        await answer.click()
+        dock = page.get_by_test_id("call-dock")
+        await expect(dock).to_have_attribute("data-state", "connected", timeout=20_000)
+
+        async def flowing() -> bool:
+            stats = await page.evaluate("() => window.safezoneCall.stats()")
+            return bool(stats["videoFramesDecoded"] > 20 and stats["videoFramesPainted"] > 10
+                        and stats["audioPackets"] > 50)
+
+        await _until(flowing, "the box's video and audio in the browser", 20, demo)
+        await page.screenshot(path=str(artifacts / "demo-call-connected.png"))
+        await page.get_by_test_id("hangup-button").click()
+        await expect(dock).to_have_attribute("data-state", "ended", timeout=10_000)
+        await context.close()
+        assert errors == []
+
+    async def box_says(line: str) -> bool:
+        return line in demo.output()
+
+    # The box's side, as the demo prints it: the call came, connected and ended.
+    for line in (f"[{BOX}] CALL from the command centre", f"[{BOX}] CALL connected",
+                 f"[{BOX}] CALL ended (operator_hangup)"):
+        await _until(lambda line=line: box_says(line), line, 10, demo)
 
 
 def test_stopping_the_demo_stops_its_boxes_and_broker(demo: Demo) -> None:

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -23,27 +22,6 @@ from safezone.db.engine import Database
 from safezone.settings import Settings
 from safezone.sos.models import SosBox
 from safezone.sos.provision import provision_box
-from tests.fixtures.mqtt import Mosquitto, system_mosquitto_url
-
-
-@pytest.fixture(scope="session")
-def mosquitto_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The shared Mosquitto at 127.0.0.1:1883, or (where none runs) a private anonymous one."""
-    url = system_mosquitto_url()
-    if url is not None:
-        yield url
-        return
-    broker = Mosquitto(tmp_path_factory.mktemp("mosquitto"), anonymous=True).start()
-    try:
-        yield broker.url
-    finally:
-        broker.stop()
-
-
-@pytest.fixture
-def topic_root() -> str:
-    # Unique per test: parallel runs against the shared Mosquitto never see each other.
-    return f"sztest-{uuid.uuid4().hex[:12]}/v1"
 
 
 @pytest.fixture(params=["embedded", "mosquitto"])

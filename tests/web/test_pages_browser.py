@@ -7,7 +7,6 @@ see what the page looked like, Thai text included.
 from __future__ import annotations
 
 import json
-import os
 import re
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -22,17 +21,11 @@ from safezone.settings import Settings
 from tests.conftest import PASSWORD, LiveServer, UserFactory
 
 pytest.importorskip("playwright.async_api")
-from playwright.async_api import Browser, BrowserContext, Page, async_playwright, expect  # noqa: E402
+from playwright.async_api import Browser, BrowserContext, Page, expect  # noqa: E402
 
-CHROMIUM = os.environ.get("SAFEZONE_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"no Chromium at {CHROMIUM}"),
-]
+from tests.fixtures.browser import BROWSER_MARKS  # noqa: E402
+
+pytestmark = BROWSER_MARKS
 
 # A ~0.9 km² block in Bangkok with a few of every kind of point (street lights left empty).
 ZONE = [
@@ -57,14 +50,6 @@ def _points(prefix: str, count: int, row: int = 0, **props: Any) -> dict[str, An
                            "name_en": f"{prefix} test {i}", **props},
         })
     return {"type": "FeatureCollection", "features": features}
-
-
-@pytest.fixture(scope="session")
-async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as pw:
-        chromium = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        await chromium.close()
 
 
 @pytest.fixture
