@@ -348,8 +348,9 @@ def write_results(report: dict[str, Any], command: str) -> None:
     )
     verdict = "met" if report["p99"] <= TARGET_P99_MS and not report["missing"] else "not met"
     note = (
-        f"Measured {report['when']}, load average at start {report['load']} (the machine is "
-        f"shared with other test runs). Target {verdict} in this run."
+        f"Measured {report['when']}, load average at start {report['load']}. Target {verdict} "
+        "in this run. What the press path does to be this quick, and what each step was worth, "
+        "is in docs/alarms.md (\"The press path\")."
     )
     if report["raw_p99"] > TARGET_P99_MS:
         note += (
@@ -373,7 +374,8 @@ def write_results(report: dict[str, Any], command: str) -> None:
         f"| press → first console, p50 / p99 | {report['first_p50']:.2f} / "
         f"{report['first_p99']:.2f} ms | | |",
         f"| p99 ratio (alarm / raw broker) | {report['ratio']:.1f}× | | |",
-        f"| of which publish → link intake (broker + link queue), p50 / p99 | "
+        f"| of which publish → the event's `received_at` (broker, link queue, write lock), "
+        f"p50 / p99 | "
         f"{report['intake_p50']:.2f} / {report['intake_p99']:.2f} ms | | |",
         f"| receipts missing | {report['missing']} of {report['expected']} | 0 | |",
         "",
@@ -461,7 +463,10 @@ async def main(opts: argparse.Namespace) -> int:
     print(f"alarm p99 {report['p99']:.2f} ms (target ≤ {TARGET_P99_MS:g} ms) {verdict}; "
           f"raw Mosquitto QoS 1 p99 {report['raw_p99']:.3f} ms; ratio {report['ratio']:.1f}×")
     if opts.results:
-        command = " ".join([sys.executable, "bench/sos_latency.py", *sys.argv[1:]])
+        python = Path(sys.executable)
+        with contextlib.suppress(ValueError):
+            python = python.relative_to(ROOT)
+        command = " ".join([str(python), "bench/sos_latency.py", *sys.argv[1:]])
         write_results(report, command)
     return 0 if verdict == "PASS" else 1
 
