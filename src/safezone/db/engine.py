@@ -37,9 +37,9 @@ _IMMEDIATE = "safezone_sqlite_immediate"
 WRITE_LOCK_TIMEOUT_S = 30.0
 
 
-# Pages of WAL after which a committing writer checkpoints by itself. The server checkpoints
-# every second from a worker thread (``Database.run_checkpoints``), so the inline writers, which
-# would do it on the event loop, set this high enough never to get there.
+# Pages of WAL (4 KiB each) after which a committing writer checkpoints by itself. The server
+# checkpoints every 30 s from a worker thread (``Database.run_checkpoints``), so the inline
+# writers, which would do it on the event loop, set this high enough (40 MiB) not to get there.
 _INLINE_AUTOCHECKPOINT = 10_000
 
 
@@ -147,10 +147,14 @@ class Database:
             await asyncio.sleep(delay)
             delay = min(delay * 2, 0.05)
 
-    async def run_checkpoints(self, every_s: float = 1.0) -> None:
+    async def run_checkpoints(self, every_s: float = 30.0) -> None:
         """Checkpoint SQLite's WAL into the database file every ``every_s`` until cancelled,
         on aiosqlite's thread (a checkpoint writes and syncs pages: milliseconds the event loop
-        should not spend). PASSIVE: never waits for readers or writers. No-op elsewhere."""
+        should not spend). PASSIVE: never waits for readers or writers. No-op elsewhere.
+
+        Every 30 s rather than every second: each checkpoint syncs the files twice, and on
+        ext4 a sync holds up every other write to the filesystem for a moment, the alarm
+        path's commits included. The WAL grows meanwhile (a few MB under 2,000 boxes)."""
         if self._write_engine is None:
             return
         while True:
