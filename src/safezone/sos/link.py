@@ -219,37 +219,62 @@ class BoxLink:
             delay = min(delay * 2, 30.0)
 
     async def _session(self) -> None:
+        """Two connections to the broker: one for what an operator waits on (events, call
+        signalling), one for telemetry (heartbeats, statuses).
+
+        On one connection the broker streams heartbeats to us and we answer none of them, so
+        our kernel delays its TCP ACKs (up to 40 ms), and a broker with Nagle's algorithm on
+        (Mosquitto unless ``set_tcp_nodelay true``) holds the next small packet, an SOS press
+        among them, until the ACK for the last heartbeat comes. The event connection carries
+        nothing between events, so nothing is ever held on it, whatever the broker's settings.
+        Either connection dropping ends the session; both come back together.
+        """
         host, port, user, password, tls = self._endpoint()
-        client = aiomqtt.Client(
-            host,
-            port,
-            username=user,
-            password=password,
-            identifier=f"safezone-server-{uuid.uuid4().hex[:12]}",
-            queue_type=_intake(self._on_message),
-            clean_session=True,
-            keepalive=30,
-            max_inflight_messages=200,
-            tls_params=aiomqtt.TLSParameters() if tls else None,
-        )
-        # Hundreds of acks may be in flight after an outage; that is expected, not a warning.
-        client.pending_calls_threshold = 10_000
-        async with client:
-            _no_delay(client)
-            await client.subscribe(
+
+        def client(lane: str) -> aiomqtt.Client:
+            made = aiomqtt.Client(
+                host,
+                port,
+                username=user,
+                password=password,
+                identifier=f"safezone-server-{lane}-{uuid.uuid4().hex[:12]}",
+                queue_type=_intake(self._on_message),
+                clean_session=True,
+                keepalive=30,
+                max_inflight_messages=200,
+                tls_params=aiomqtt.TLSParameters() if tls else None,
+            )
+            # Hundreds of acks may be in flight after an outage; expected, not a warning.
+            made.pending_calls_threshold = 10_000
+            return made
+
+        events, telemetry = client("events"), client("telemetry")
+        async with events, telemetry:
+            for connected in (events, telemetry):
+                _no_delay(connected)
+            await events.subscribe(
+                [(topic_for(self.root, "+", "event"), 1), (topic_for(self.root, "+", "call"), 1)]
+            )
+            await telemetry.subscribe(
                 [
-                    (topic_for(self.root, "+", "event"), 1),
                     (topic_for(self.root, "+", "heartbeat"), 0),
                     (topic_for(self.root, "+", "status"), 1),
-                    (topic_for(self.root, "+", "call"), 1),
                 ]
             )
-            self._client = client
+            self._client = events
             self.connected.set()
             log.info("device link: connected to %s:%s", host, port)
-            # Messages never reach aiomqtt's queue (the intake takes them), so this only
-            # waits for the disconnect, which it raises as MqttError.
-            await _until_closed(client)
+            # Messages never reach aiomqtt's queues (the intake takes them), so these only
+            # wait for a disconnect, which they raise as MqttError.
+            waits = [asyncio.create_task(_until_closed(c)) for c in (events, telemetry)]
+            try:
+                done, _ = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for task in waits:
+                    task.cancel()
+                await asyncio.gather(*waits, return_exceptions=True)
+            for task in done:
+                task.result()
 
     # --- intake (runs inside the MQTT client's receive callback: must not block or raise) -----
 
