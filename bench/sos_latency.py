@@ -383,11 +383,15 @@ def write_results(report: dict[str, Any], command: str) -> None:
         "",
     ]
     body = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else "# Benchmark results\n\n"
+    text = "\n".join(lines)
     start_at = body.find(SECTION)
-    if start_at >= 0:
+    if start_at < 0:
+        body = body.rstrip("\n") + "\n\n" + text
+    else:  # in place, keeping the sections after it
         end_at = body.find("\n## ", start_at + len(SECTION))
-        body = body[:start_at] + body[end_at + 1:] if end_at >= 0 else body[:start_at]
-    RESULTS.write_text(body.rstrip("\n") + "\n\n" + "\n".join(lines), encoding="utf-8")
+        rest = body[end_at + 1:] if end_at >= 0 else ""
+        body = body[:start_at] + text + ("\n" + rest if rest else "")
+    RESULTS.write_text(body, encoding="utf-8")
 
 
 async def main(opts: argparse.Namespace) -> int:
