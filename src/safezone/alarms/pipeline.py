@@ -66,21 +66,8 @@ ESCALATION_ALERT = "alarm_unacknowledged"
 _INSERT_ALARM = insert(table_of(Alarm)).returning(table_of(Alarm).c.id)
 
 
-class AlarmBox(BoxViewLike, Protocol):
-    """What raising an alarm needs of its box: a ``SosBox`` row or the link's snapshot."""
-
-    @property
-    def id(self) -> int: ...
-    @property
-    def code(self) -> str: ...
-    @property
-    def name_th(self) -> str: ...
-    @property
-    def lat(self) -> float: ...
-    @property
-    def lon(self) -> float: ...
-    @property
-    def zone_id(self) -> int | None: ...
+# What raising an alarm needs of its box: a ``SosBox`` row or the link's snapshot of one.
+AlarmBox = BoxViewLike
 
 
 class EventLike(Protocol):

@@ -9,12 +9,13 @@ open incident be watched.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, NamedTuple, Protocol
+from typing import Any, NamedTuple
 
 from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from safezone.alarms.models import Alarm
+from safezone.alarms.views import BoxViewLike
 from safezone.audit.service import SYSTEM, Actor
 from safezone.db.base import table_of, utcnow
 from safezone.incidents.models import Incident, IncidentEvent
@@ -76,22 +77,7 @@ async def recent_incident_of_box(
     return OpenIncident(row.id, row.priority) if row is not None else None
 
 
-class BoxLike(Protocol):
-    @property
-    def id(self) -> int: ...
-    @property
-    def code(self) -> str: ...
-    @property
-    def name_th(self) -> str: ...
-    @property
-    def lat(self) -> float: ...
-    @property
-    def lon(self) -> float: ...
-    @property
-    def zone_id(self) -> int | None: ...
-
-
-def _title(kind: str, box: BoxLike) -> str:
+def _title(kind: str, box: BoxViewLike) -> str:
     label = {"sos": "SOS", "tamper": "Tamper / งัดแงะ", "door_open": "Door / ประตูตู้"}.get(
         kind, kind
     )
@@ -99,7 +85,7 @@ def _title(kind: str, box: BoxLike) -> str:
 
 
 async def open_incident(
-    session: AsyncSession, *, box: BoxLike, kind: str, priority: int, at: datetime
+    session: AsyncSession, *, box: BoxViewLike, kind: str, priority: int, at: datetime
 ) -> OpenIncident:
     """A new open incident at the box (one INSERT; returns its id)."""
     conn = await session.connection()
