@@ -11,11 +11,8 @@ the PostgreSQL run of the suite skips this module rather than run the same thing
 
 from __future__ import annotations
 
-import os
 import signal
-import socket
 import subprocess
-import sys
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -29,6 +26,7 @@ import pytest
 from safezone.sim.cameras import CameraPlan, demo_plan
 from tests.conftest import BACKEND
 from tests.fixtures.browser import needs_chromium
+from tests.fixtures.demo import PASSWORD, alive, children, free_port, running_demo
 
 if TYPE_CHECKING:
     from playwright.async_api import Browser, Page
@@ -36,40 +34,7 @@ if TYPE_CHECKING:
 pytestmark = pytest.mark.skipif(
     BACKEND != "sqlite", reason="the demo always runs on its own SQLite (covered by that run)"
 )
-PASSWORD = "safezone-demo"
-START_S = 60.0  # seeding ~200 cameras and ~100 other assets through the services, 2 busy cores
 STATES_S = 60.0  # the frozen camera needs a second picture, 15 s after the first
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-def _children(pid: int) -> list[int]:
-    """Process ids whose parent is ``pid`` (Linux /proc)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        # The command name (field 2) may hold spaces: the parent id follows its ")".
-        if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-            found.append(int(entry.name))
-    return found
-
-
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
 
 
 @dataclass
@@ -86,39 +51,14 @@ class Demo:
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
-    base = tmp_path_factory.mktemp("demo-run")
-    port = _free_port()
-    # A clean environment, as on a newcomer's machine; the embedded MQTT broker gets a free port
-    # so a broker already on 1883 (or another demo) does not matter.
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SAFEZONE_")}
-    env["SAFEZONE_MQTT_PORT"] = str(_free_port())
-    log = base / "demo.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(  # noqa: S603 - this interpreter, fixed arguments
-            [sys.executable, "-m", "safezone", "demo", "--port", str(port),
-             "--data-dir", str(base / "data")],
-            stdout=out, stderr=subprocess.STDOUT, env=env,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + START_S
-        while True:
-            assert proc.poll() is None, f"the demo exited early:\n{log.read_text()}"
-            assert time.monotonic() < deadline, f"no /healthz in {START_S} s:\n{log.read_text()}"
-            try:
-                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        simulators = [p for p in _children(proc.pid)
+    # The embedded MQTT broker gets a free port so a broker already on 1883 (or another demo)
+    # does not matter.
+    with running_demo(tmp_path_factory.mktemp("demo-run"),
+                      env={"SAFEZONE_MQTT_PORT": str(free_port())}) as (proc, url, log):
+        simulators = [p for p in children(proc.pid)
                       if b"rtsp_server.py" in Path(f"/proc/{p}/cmdline").read_bytes()]
         assert len(simulators) == 1, f"camera simulator not running:\n{log.read_text()}"
         yield Demo(proc, url, log, simulators[0], demo_plan())
-    finally:
-        if proc.poll() is None:
-            proc.terminate()
-            proc.wait(15)
 
 
 @pytest.fixture(scope="module")
@@ -298,11 +238,11 @@ def test_the_municipal_cameras_show_live_states_and_the_faults(
 
 def test_stopping_the_demo_stops_its_camera_simulator(demo: Demo) -> None:
     # Last in this module: it ends the shared demo process.
-    assert _alive(demo.simulator_pid)
+    assert alive(demo.simulator_pid)
     demo.proc.send_signal(signal.SIGTERM)
     assert demo.proc.wait(20) == 0, demo.output()
     deadline = time.monotonic() + 5
-    while _alive(demo.simulator_pid):
+    while alive(demo.simulator_pid):
         assert time.monotonic() < deadline, "the RTSP simulator outlived the demo"
         time.sleep(0.1)
     assert "demo stopped" in demo.output()

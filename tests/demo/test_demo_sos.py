@@ -11,11 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import re
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -29,8 +27,8 @@ from websockets.asyncio.client import ClientConnection, connect
 
 from safezone.demo.boxes import port_free
 from tests.conftest import BACKEND
-from tests.demo.test_demo_run import PASSWORD, START_S, _alive, _children, _free_port
 from tests.fixtures.browser import MEDIA_ARGS, chromium
+from tests.fixtures.demo import PASSWORD, alive, children, running_demo
 
 pytestmark = pytest.mark.skipif(
     BACKEND != "sqlite", reason="the demo always runs on its own SQLite (covered by that run)"
@@ -74,39 +72,14 @@ async def _until(check: Any, what: str, timeout_s: float, demo: Demo) -> None:
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
-    base = tmp_path_factory.mktemp("demo-sos")
-    port = _free_port()
-    # A clean environment and no SAFEZONE_MQTT_PORT: the demo picks 1883, or (Mosquitto holds
-    # it here and in CI) a free port, and says which in its banner.
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SAFEZONE_")}
-    log = base / "demo.log"
     port_1883_taken = not port_free("127.0.0.1", 1883)
-    with log.open("wb") as out:
-        proc = subprocess.Popen(  # noqa: S603 - this interpreter, fixed arguments
-            [sys.executable, "-m", "safezone", "demo", "--port", str(port),
-             "--data-dir", str(base / "data")],
-            stdout=out, stderr=subprocess.STDOUT, env=env,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + START_S
-        while True:
-            assert proc.poll() is None, f"the demo exited early:\n{log.read_text()}"
-            assert time.monotonic() < deadline, f"no /healthz in {START_S} s:\n{log.read_text()}"
-            try:
-                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
+    # No SAFEZONE_MQTT_PORT: the demo picks 1883, or (Mosquitto holds it here and in CI) a free
+    # port, and says which in its banner.
+    with running_demo(tmp_path_factory.mktemp("demo-sos")) as (proc, url, log):
         text = log.read_text()
         press, broker = PRESS_RE.search(text), BROKER_RE.search(text)
         assert press and broker, f"the banner does not say how to press a box:\n{text}"
         yield Demo(proc, url, log, press.group(1), int(broker.group(1)), port_1883_taken)
-    finally:
-        if proc.poll() is None:
-            proc.terminate()
-            proc.wait(20)
 
 
 async def _next(ws: ClientConnection, type_: str, code: str, timeout_s: float) -> dict[str, Any]:
@@ -251,12 +224,12 @@ async def test_the_operator_answers_a_demo_box_and_sees_and_hears_it(
 
 def test_stopping_the_demo_stops_its_boxes_and_broker(demo: Demo) -> None:
     # Last in this module: it ends the shared demo process.
-    children = _children(demo.proc.pid)
+    kids = children(demo.proc.pid)
     demo.proc.send_signal(signal.SIGTERM)
     assert demo.proc.wait(30) == 0, demo.output()
     assert "demo stopped" in demo.output()
     deadline = time.monotonic() + 5
-    while any(_alive(p) for p in children):
+    while any(alive(p) for p in kids):
         assert time.monotonic() < deadline, "a child process outlived the demo"
         time.sleep(0.1)
     for port in (int(demo.press_url.rsplit(":", 1)[1]), demo.broker_port):
