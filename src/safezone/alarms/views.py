@@ -22,8 +22,8 @@ from safezone.sos.models import SosBox
 OPEN_STATUSES = ("new", "acknowledged")
 
 
-class CameraLike(Protocol):
-    """What a camera view needs: a ``Camera`` row or a ``cameras.coverage.SeeingCamera``."""
+class Place(Protocol):
+    """What every point on an alarm's panel has (a camera or a box, row or snapshot)."""
 
     @property
     def id(self) -> int: ...
@@ -39,33 +39,24 @@ class CameraLike(Protocol):
     def lon(self) -> float: ...
     @property
     def status(self) -> str: ...
+
+
+class CameraLike(Place, Protocol):
+    """What a camera view needs: a ``Camera`` row or a ``cameras.coverage.SeeingCamera``."""
+
     @property
     def tier(self) -> str: ...
     @property
     def sharing_policy(self) -> str: ...
 
 
-class BoxViewLike(Protocol):
+class BoxViewLike(Place, Protocol):
     """What a box view needs: a ``SosBox`` row or the device link's snapshot of one."""
 
     @property
-    def id(self) -> int: ...
-    @property
-    def code(self) -> str: ...
-    @property
-    def name_th(self) -> str: ...
-    @property
-    def name_en(self) -> str: ...
-    @property
     def address(self) -> str | None: ...
     @property
-    def lat(self) -> float: ...
-    @property
-    def lon(self) -> float: ...
-    @property
     def zone_id(self) -> int | None: ...
-    @property
-    def status(self) -> str: ...
     @property
     def has_camera(self) -> bool: ...
     @property

@@ -131,7 +131,7 @@ _BOXES_FOR_UPDATE = _BOXES.with_for_update()
 _KNOWN_EVENTS = select(_event.c.event_id, _event.c.box_id).where(
     _event.c.event_id.in_(bindparam("ids", expanding=True))
 )
-_INSERT_EVENT = insert(_event).returning(_event.c.id)
+_INSERT_EVENT = insert(_event)
 _SEEN = (
     update(table_of(SosBox))
     .where(_box.id == bindparam("box_id"))
@@ -150,9 +150,7 @@ _SEEN = (
 class StoredEvent:
     """A box event as inserted (what the alarm pipeline reads of it)."""
 
-    id: int
     event_id: str
-    box_id: int
     kind: str
     device_time: datetime | None
     received_at: datetime
@@ -257,17 +255,15 @@ async def _store_one(
     now = utcnow()
     conn = await session.connection()
     payload = event.model_dump(mode="json", exclude_none=True)
-    row_id = (
-        await conn.execute(
-            _INSERT_EVENT,
-            {"event_id": event_id, "box_id": box.id, "seq": event.seq, "kind": event.kind,
-             "device_time": event.time, "received_at": now, "payload": payload},
-        )
-    ).scalar_one()
+    await conn.execute(
+        _INSERT_EVENT,
+        {"event_id": event_id, "box_id": box.id, "seq": event.seq, "kind": event.kind,
+         "device_time": event.time, "received_at": now, "payload": payload},
+    )
     # An event is a sign of life as good as a heartbeat.
     await conn.execute(_SEEN, {"box_id": box.id, "now": now, "seq": event.seq})
     box.status = "online"
-    stored = StoredEvent(row_id, event_id, box.id, event.kind, event.time, now, payload)
+    stored = StoredEvent(event_id, event.kind, event.time, now, payload)
     if event.kind in ALARM_KINDS:
         return await raise_alarm(session, box=box, event=stored, settings=settings,
                                  cameras=cameras)
