@@ -176,17 +176,18 @@ async def make_user(db: Database, client: httpx.AsyncClient, partner_org: int) -
     return make
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 class LiveServer:
-    """A real uvicorn server on a free port, in a thread with its own event loop."""
+    """A real uvicorn server in a thread with its own event loop.
+
+    Its socket is bound here and handed to uvicorn: a port picked first and bound later can be
+    taken in between by any outgoing connection's source port.
+    """
 
     def __init__(self, settings: Settings) -> None:
-        self.port = _free_port()
+        self.socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.socket.bind(("127.0.0.1", 0))
+        self.port = int(self.socket.getsockname()[1])
         self.url = f"http://127.0.0.1:{self.port}"
         config = uvicorn.Config(
             create_app(settings, migrate=False),
@@ -197,7 +198,9 @@ class LiveServer:
             **UVICORN_OPTIONS,
         )
         self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=lambda: asyncio.run(self.server.serve()), daemon=True)
+        self.thread = threading.Thread(
+            target=lambda: asyncio.run(self.server.serve(sockets=[self.socket])), daemon=True
+        )
 
     def __enter__(self) -> LiveServer:
         self.thread.start()
@@ -211,6 +214,7 @@ class LiveServer:
     def __exit__(self, *exc: object) -> None:
         self.server.should_exit = True
         self.thread.join(timeout=10)
+        self.socket.close()
 
 
 @pytest.fixture

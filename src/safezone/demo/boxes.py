@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import errno
 import logging
+import random
 import socket
 import threading
 from collections.abc import Callable, Sequence
@@ -50,12 +51,32 @@ def port_free(host: str, port: int) -> bool:
     return True
 
 
+def _ephemeral_ports() -> tuple[int, int]:
+    """The kernel's range for outgoing connections' source ports (Linux; else its default)."""
+    with contextlib.suppress(OSError, ValueError):
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    return 32768, 60999
+
+
 def free_port(host: str = "127.0.0.1") -> int:
-    """A port nobody listens on now (the OS picks it)."""
+    """A port nobody listens on now, for another process to listen on.
+
+    Chosen below the kernel's ephemeral range: a port the OS hands out for ``bind(0)`` is
+    released again before the other process binds it, and in that gap any outgoing connection
+    (to PostgreSQL, to the broker) may take it as its source port.
+    """
+    low, high = _ephemeral_ports()
+    floor = 10000 if low > 12000 else 1024
+    rnd = random.SystemRandom()
+    for _ in range(200):
+        port = rnd.randrange(floor, low) if low > floor else rnd.randrange(high + 1, 65536)
+        if port_free(host, port):
+            return port
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.bind((host, 0))
-        port: int = probe.getsockname()[1]
-        return port
+        chosen: int = probe.getsockname()[1]
+        return chosen
 
 
 def preferred_port(host: str, port: int) -> int:
