@@ -22,6 +22,7 @@ from aiortc import MediaStreamTrack, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError
 
 from safezone.box.agent import BoxAgent
+from safezone.box.audio import SYSTEM_ALSA_CONFIG
 from safezone.box.call import WebRtcCalls
 from safezone.box.call_media import AudioSink, PatternTrack, ToneTrack, draw_text, open_camera
 from safezone.sos.protocol import COMMANDS
@@ -155,6 +156,38 @@ async def test_box_sends_camera_and_voice_and_hears_the_operator(
             await until(lambda: record.end_reason is not None, what="hang-up")
             assert record.end_reason == "operator_hangup" and record.duration_s
             assert calls.calls == {}
+    finally:
+        await operator.close()
+
+
+@pytest.mark.skipif(not SYSTEM_ALSA_CONFIG.is_file(), reason="no system ALSA configuration")
+async def test_a_box_with_alsa_microphone_and_speaker(
+    mosquitto_url: str, topic_root: str, call_network: str, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The configured devices carry the call: the caller's voice is captured from ALSA and the
+    operator's is played to ALSA (its ``null`` device: no sound card needed)."""
+    monkeypatch.delenv("ALSA_CONFIG_PATH", raising=False)
+    operator = Operator()
+    try:
+        async with box_and_server(mosquitto_url, topic_root, tmp_path, microphone="null",
+                                  speaker="null") as (_agent, calls, server):
+            await server.command("call_offer", "c-alsa", sdp=await operator.offer(),
+                                 ice_servers=[])
+            answer = await server.signal()
+            assert answer["type"] == "call_answer"
+            await operator.pc.setRemoteDescription(RTCSessionDescription(answer["sdp"], "answer"))
+            record = calls.record("c-alsa")
+            assert record is not None
+            await until(lambda: record.connected_at is not None, what="connected")
+            await until(lambda: operator.heard.counts.frames > 50
+                        and record.sink.counts.played_samples > 48_000, within=15,
+                        what="ALSA capture at the operator, operator's voice on the speaker")
+            call = calls.calls["c-alsa"]
+            assert not any(isinstance(track, ToneTrack) for track in call.tracks), \
+                "the box sent the generated tone, not its microphone"
+            await server.command("call_end", "c-alsa", reason="operator_hangup")
+            await until(lambda: record.end_reason is not None, what="hang-up")
     finally:
         await operator.close()
 

@@ -356,7 +356,7 @@ class BoxAgent:
             self.outputs.set("strobe", command.on)
         elif isinstance(command, PlayMessage):
             self.console(f"[{self.code}] MESSAGE: {command.text or command.message_id}")
-            await asyncio.to_thread(audio.play, audio.tone())
+            await asyncio.to_thread(audio.play, audio.tone(), device=self.config.speaker)
         elif isinstance(command, RunSelfTest):
             await self.self_test(command.cmd_id)
         elif isinstance(command, CallCommand):

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import logging
+import os
 from fractions import Fraction
 from pathlib import Path
 
@@ -17,6 +18,19 @@ import numpy.typing as npt
 log = logging.getLogger(__name__)
 
 RATE = 16_000
+SYSTEM_ALSA_CONFIG = Path("/usr/share/alsa/alsa.conf")
+
+
+def use_system_alsa(config: Path = SYSTEM_ALSA_CONFIG) -> None:
+    """Point PyAV's ALSA at the system's configuration, unless the environment already chose one.
+
+    PyAV's wheels carry their own alsa-lib, built to read its configuration under the build's
+    prefix (``/tmp/vendor/share/alsa``), where nothing is: without this every device name,
+    ``default`` and ``hw:1,0`` included, is "Unknown PCM" and a box would have no microphone
+    or speaker. alsa-lib reads ``ALSA_CONFIG_PATH`` whenever a device is opened.
+    """
+    if "ALSA_CONFIG_PATH" not in os.environ and config.is_file():
+        os.environ["ALSA_CONFIG_PATH"] = str(config)
 
 
 def tone(
@@ -62,11 +76,15 @@ def audio_devices(dev_snd: Path = Path("/dev/snd")) -> list[str]:
     return sorted(p.name for p in dev_snd.glob("pcmC*D*p"))
 
 
-def play(samples: npt.NDArray[np.int16], rate: int = RATE, device: str = "default") -> bool:
-    """Play through ALSA; False (and a log line) when there is no device or it fails."""
-    if not audio_devices():
-        log.info("no audio output device: tone not played")
-        return False
+def play(samples: npt.NDArray[np.int16], rate: int = RATE, device: str | None = None) -> bool:
+    """Play through ALSA ``device`` (unset: ``default``, when the box has a sound card at all);
+    False (and a log line) when there is none or it fails."""
+    if device is None:
+        if not audio_devices():
+            log.info("no audio output device: tone not played")
+            return False
+        device = "default"
+    use_system_alsa()
     try:
         with av.open(device, mode="w", format="alsa") as container:
             stream = container.add_stream("pcm_s16le", rate=rate, layout="mono")
@@ -77,3 +95,22 @@ def play(samples: npt.NDArray[np.int16], rate: int = RATE, device: str = "defaul
         log.warning("audio output failed: %s", exc)
         return False
     return True
+
+
+def microphone_works(device: str) -> str | None:
+    """None if ALSA capture ``device`` delivers a frame; otherwise why not. Blocking."""
+    use_system_alsa()
+    try:
+        with av.open(device, format="alsa", options={"channels": "1",
+                                                      "sample_rate": "48000"}) as container:
+            for _frame in container.decode(audio=0):
+                return None
+        return "no audio frame"
+    except (av.FFmpegError, OSError) as exc:
+        return str(exc)[:150]
+
+
+def speaker_works(device: str) -> str | None:
+    """None if ALSA playback ``device`` takes 20 ms of silence; otherwise why not. Blocking."""
+    return None if play(np.zeros(RATE // 50, dtype=np.int16), device=device) else \
+        f"{device} cannot play"

@@ -171,7 +171,9 @@ class WebRtcCalls:
                                 username=s.username, credential=s.credential)
                    for s in command.ice_servers or []]
         pc = RTCPeerConnection(RTCConfiguration(iceServers=servers or None))
-        call = _Call(CallRecord(command.call_id), pc)
+        # The speaker is the sink's before the offer is applied: that fires "track", which
+        # starts the sink.
+        call = _Call(CallRecord(command.call_id, sink=AudioSink(speaker=self.speaker)), pc)
         call.pending_ice.extend(self._early_ice.pop(command.call_id, []))
         self.calls[command.call_id] = call
         agent.console(f"[{agent.code}] CALL from the command centre")
@@ -232,8 +234,6 @@ class WebRtcCalls:
             if player is not None:
                 call.players.append(player)
             call.pc.addTrack(_Counted(audio, call.record, "audio"))
-        if self.speaker:
-            call.record.sink.speaker = self.speaker
 
     async def _ice(self, command: CallCommand) -> None:
         data = command.candidate or {"candidate": ""}
@@ -285,10 +285,10 @@ class WebRtcCalls:
         with contextlib.suppress(Exception):
             await call.pc.close()
         counts = record.sink.counts
-        log.info("%s: call %s ended (%s) after %s s: heard %d audio frames (%d samples), sent "
-                 "%d video and %d audio frames", agent.code, record.call_id, reason,
-                 record.duration_s, counts.frames, counts.samples, record.video_frames_sent,
-                 record.audio_frames_sent)
+        log.info("%s: call %s ended (%s) after %s s: heard %d audio frames (%d samples, %d "
+                 "played), sent %d video and %d audio frames", agent.code, record.call_id, reason,
+                 record.duration_s, counts.frames, counts.samples, counts.played_samples,
+                 record.video_frames_sent, record.audio_frames_sent)
         agent.console(f"[{agent.code}] CALL ended ({reason})")
 
     async def close(self, agent: BoxAgent) -> None:

@@ -34,6 +34,8 @@ from aiortc import MediaStreamTrack
 from aiortc.contrib.media import MediaPlayer
 from aiortc.mediastreams import MediaStreamError
 
+from safezone.box.audio import use_system_alsa
+
 log = logging.getLogger(__name__)
 
 AUDIO_RATE = 48_000
@@ -159,6 +161,7 @@ class SinkCounts:
     frames: int = 0
     samples: int = 0
     loud_frames: int = 0  # frames with any sound in them (peak above about -40 dBFS)
+    played_samples: int = 0  # written to the speaker (its thread's count)
     first_at: float | None = None
     last_at: float | None = None
 
@@ -211,6 +214,7 @@ class AudioSink:
     def _play(self) -> None:
         """The speaker thread: resample to 48 kHz s16 mono and write to ALSA until told to stop."""
         assert self.speaker is not None  # noqa: S101 - only started with a speaker
+        use_system_alsa()
         try:
             with av.open(self.speaker, mode="w", format="alsa") as container:
                 stream: Any = container.add_stream("pcm_s16le", rate=AUDIO_RATE)
@@ -221,6 +225,7 @@ class AudioSink:
                         out.pts = None
                         for packet in stream.encode(out):
                             container.mux(packet)
+                        self.counts.played_samples += out.samples
         except (av.FFmpegError, OSError) as exc:
             log.warning("speaker %s failed: %s (the call goes on without it)", self.speaker, exc)
             # Keep draining so the consumer never blocks on a full queue.
@@ -262,6 +267,7 @@ def open_camera(camera: str | None, *, label: str, size: str, fps: float) -> tup
 def open_microphone(device: str | None) -> tuple[MediaStreamTrack, MediaPlayer | None]:
     """The microphone's track (ALSA, via PyAV), or the generated tone. Blocking."""
     if device:
+        use_system_alsa()
         try:
             player = MediaPlayer(device, format="alsa", options={
                 "channels": "1", "sample_rate": str(AUDIO_RATE)})

@@ -35,6 +35,26 @@ def _camera_opens(source: str, timeout_s: float = 5.0) -> str | None:
         return str(exc)[:150]
 
 
+async def _audio_check(agent: BoxAgent) -> CheckResult:
+    """The configured microphone and speaker really open (ALSA); else the sound cards present."""
+    microphone, speaker = agent.config.microphone, agent.config.speaker
+    if microphone or speaker:
+        problems: list[str] = []
+        opened: list[str] = []
+        for name, device, works in (("microphone", microphone, audio.microphone_works),
+                                    ("speaker", speaker, audio.speaker_works)):
+            if device:
+                why = await asyncio.to_thread(works, device)
+                (problems if why else opened).append(f"{name} {device}" + (f": {why}"
+                                                                           if why else ""))
+        return CheckResult(ok=not problems, detail="; ".join(problems or opened)[:200])
+    devices = audio.audio_devices()
+    return CheckResult(
+        ok=bool(devices) or not agent.config.audio_required,
+        detail=", ".join(devices) if devices else "no audio device",
+    )
+
+
 async def run_checks(agent: BoxAgent) -> dict[str, CheckResult]:
     """Run every check (the camera one in a thread: opening it may block)."""
     checks: dict[str, CheckResult] = {}
@@ -65,11 +85,7 @@ async def run_checks(agent: BoxAgent) -> dict[str, CheckResult]:
         ok=temp is None or low <= temp <= high,
         detail=f"{temp} °C" + (" (simulated)" if "temperature" in simulated else ""),
     )
-    devices = audio.audio_devices()
-    checks["audio"] = CheckResult(
-        ok=bool(devices) or not agent.config.audio_required,
-        detail=", ".join(devices) if devices else "no audio device",
-    )
+    checks["audio"] = await _audio_check(agent)
     camera = agent.config.camera
     if camera:
         why = await asyncio.to_thread(_camera_opens, camera)
