@@ -1,14 +1,17 @@
 """Chaos: a burst of 1,000 presses from 100 simulated boxes while the server process is killed
 with SIGKILL (or the broker is restarted) mid-burst → exactly 1,000 stored presses and 1,000
 alarms, none twice. The server is a real ``python -m safezone serve`` subprocess on the test
-database; the boxes are real agents with a durable outbox."""
+database; the boxes are real agents with a durable outbox. And a frozen broker (SIGSTOP) does
+not hold up the link's shutdown."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import random
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -24,8 +27,10 @@ from safezone.alarms.models import Alarm
 from safezone.db.engine import Database
 from safezone.settings import Settings
 from safezone.sim.boxes import BoxFleet, provision_sim_boxes
+from safezone.sos.link import BoxLink
 from safezone.sos.models import BoxEvent, SosBox
 from tests.fixtures.mqtt import Mosquitto, free_port, mosquitto_binary, port_open
+from tests.sos.conftest import link_settings
 
 BOXES, PRESSES = 100, 1000
 
@@ -178,3 +183,40 @@ async def test_broker_restarted_mid_burst(
                      disrupt=restart_broker)
     finally:
         broker.stop()
+
+
+@pytest.mark.skipif(mosquitto_binary() is None, reason="mosquitto not installed")
+async def test_the_link_stops_promptly_when_the_broker_is_frozen(
+    db: Database, settings: Settings, tmp_path: Path, topic_root: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A broker that stops answering (SIGSTOP: connections open, nothing read or written) must
+    not hold up the server's shutdown; and both broker connections run without Nagle."""
+    broker = Mosquitto(tmp_path / "mosquitto", anonymous=True).start()
+    assert broker.proc is not None
+    link = BoxLink(db=db, settings=link_settings(settings, topic_root=topic_root,
+                                                 mqtt_url=broker.url))
+    frozen = False
+    try:
+        await link.start()
+        await asyncio.wait_for(link.connected.wait(), 10)
+        sockets = [link._client._client.socket()] if link._client else []  # noqa: SLF001
+        assert sockets and all(s.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
+                               for s in sockets)
+        os.kill(broker.proc.pid, signal.SIGSTOP)
+        frozen = True
+        callers = [asyncio.create_task(link.send_command("SOS-ANY", {"type": "self_test"}))
+                   for _ in range(20)]
+        await asyncio.sleep(0.3)
+        started = time.monotonic()
+        with caplog.at_level(logging.WARNING, logger="safezone.sos.link"):
+            await link.stop()
+        assert time.monotonic() - started < 3.0
+        assert "did not stop" not in caplog.text
+        for caller in callers:
+            caller.cancel()
+        await asyncio.gather(*callers, return_exceptions=True)
+    finally:
+        if frozen:
+            os.kill(broker.proc.pid, signal.SIGCONT)
+        broker.stop(kill=True)

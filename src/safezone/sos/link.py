@@ -69,19 +69,13 @@ _RECENT_EVENTS = 100_000
 _BATCH = 50
 
 
-def _no_delay(client: aiomqtt.Client) -> None:
-    """Nagle's algorithm off on our end of the broker connection (paho leaves it on; asyncio
-    turns it off for its own TCP connections).
-
-    With it on, our small writes (the PUBACK of every QoS 1 message, acks, commands) could
-    wait for the broker's delayed TCP ACK, up to 40 ms on Linux, and presses arriving
-    meanwhile waited with them: against Mosquitto with 2,000 boxes heartbeating, press p99
-    was 35-50 ms with Nagle on and about 15 ms with it off, in back-to-back runs
-    (``bench/sos_latency.py``)."""
-    sock = client._client.socket()  # noqa: SLF001 - paho's socket, for one socket option
-    if sock is not None and hasattr(sock, "setsockopt"):
-        with contextlib.suppress(OSError):
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+# Nagle's algorithm off on our end of the broker connections (paho leaves it on; asyncio turns
+# it off for its own TCP connections). With it on, our small writes (the PUBACK of every QoS 1
+# message, acks, commands) could wait for the broker's delayed TCP ACK, up to 40 ms on Linux,
+# and presses arriving meanwhile waited with them: against Mosquitto with 2,000 boxes
+# heartbeating, press p99 was 35-50 ms with Nagle on and about 15 ms with it off, in
+# back-to-back runs (``bench/sos_latency.py``).
+_SOCKET_OPTIONS = ((socket.IPPROTO_TCP, socket.TCP_NODELAY, 1),)
 
 
 async def _until_closed(client: aiomqtt.Client) -> None:
@@ -160,8 +154,11 @@ class BoxLink:
         """Stop consuming, write pending health, stop the embedded broker."""
         for task in self._tasks:
             task.cancel()
-        # Bounded: aiomqtt's disconnect can wait on a broker that is itself shutting down, and
-        # the app's shutdown must not hang on it (the tasks are cancelled either way).
+        # A safety net, not a known wait: leaving a session sends DISCONNECT and aiomqtt waits,
+        # without a limit, until paho has written it, which a socket that cannot be written
+        # would never allow. Measured stops (tests/sos/test_chaos.py: broker frozen with
+        # commands in flight, broker killed, broker frozen before the link connected; the
+        # embedded broker right after start) take 0-5 ms, 2 s with commands in flight.
         _, stuck = await asyncio.wait(self._tasks, timeout=STOP_TIMEOUT_S)
         for task in stuck:
             log.warning("device link: task %s did not stop within %ss", task.get_name(),
@@ -243,6 +240,7 @@ class BoxLink:
                 keepalive=30,
                 max_inflight_messages=200,
                 tls_params=aiomqtt.TLSParameters() if tls else None,
+                socket_options=_SOCKET_OPTIONS,
             )
             # Hundreds of acks may be in flight after an outage; expected, not a warning.
             made.pending_calls_threshold = 10_000
@@ -250,8 +248,6 @@ class BoxLink:
 
         events, telemetry = client("events"), client("telemetry")
         async with events, telemetry:
-            for connected in (events, telemetry):
-                _no_delay(connected)
             await events.subscribe(
                 [(topic_for(self.root, "+", "event"), 1), (topic_for(self.root, "+", "call"), 1)]
             )
