@@ -15,9 +15,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from safezone.sos.protocol import IceServer
@@ -438,6 +438,26 @@ class Settings(BaseSettings):
             "only, enough when consoles and boxes share a network."
         ),
     )
+    webrtc_turn_urls: list[Annotated[str, Field(pattern=r"^turns?:[^\s]+$")]] = Field(
+        default=[],
+        title="TURN server with short-lived credentials",
+        description=(
+            'TURN URLs of a server sharing SAFEZONE_WEBRTC_TURN_SECRET (coturn: use-auth-secret, '
+            'static-auth-secret), e.g. ["turn:turn.example.org:3478?transport=udp"]. Each '
+            "console and box gets its own credentials per call, valid for the call setup "
+            "timeout plus the longest call plus 5 minutes."
+        ),
+    )
+    webrtc_turn_secret: SecretStr | None = Field(
+        default=None,
+        title="TURN shared secret",
+        description="The secret shared with the TURN server (prefer the _FILE form).",
+    )
+    webrtc_turn_secret_file: Path | None = Field(
+        default=None,
+        title="TURN shared secret file",
+        description="File holding the TURN shared secret.",
+    )
     call_answer_timeout_s: float = Field(
         default=20.0,
         gt=0,
@@ -458,6 +478,24 @@ class Settings(BaseSettings):
         title="Longest call (s)",
         description="A call is ended by the server after this long.",
     )
+
+    @model_validator(mode="after")
+    def _turn_has_a_secret(self) -> Settings:
+        if self.webrtc_turn_urls and self.webrtc_turn_secret is None \
+                and self.webrtc_turn_secret_file is None:
+            raise ValueError("SAFEZONE_WEBRTC_TURN_URLS needs SAFEZONE_WEBRTC_TURN_SECRET or "
+                             "SAFEZONE_WEBRTC_TURN_SECRET_FILE (the TURN server's shared secret)")
+        return self
+
+    @property
+    def resolved_turn_secret(self) -> str | None:
+        """The TURN shared secret (environment or file); None without TURN URLs."""
+        if not self.webrtc_turn_urls:
+            return None
+        if self.webrtc_turn_secret is not None:
+            return self.webrtc_turn_secret.get_secret_value()
+        assert self.webrtc_turn_secret_file is not None  # noqa: S101 - the validator saw to it
+        return self.webrtc_turn_secret_file.read_text(encoding="utf-8").strip()
 
     @property
     def resolved_database_url(self) -> str:

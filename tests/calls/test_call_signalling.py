@@ -20,6 +20,7 @@ import aiomqtt
 import httpx
 import pytest
 from aiortc import RTCPeerConnection, RTCSessionDescription
+from pydantic import SecretStr
 from sqlalchemy import select
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
@@ -39,13 +40,22 @@ from tests.conftest import LiveServer, UserFactory
 from tests.sos.conftest import link_settings
 
 STUN = "stun:stun.example.org:3478"  # configured only: nothing here ever contacts it
+TURN = "turn:turn.example.org:3478"  # likewise (tests/calls/test_turn.py uses a real coturn)
+
+
+def servers_for(who: str, given: list[dict[str, Any]]) -> None:
+    """``given`` is the STUN server and the TURN server with ``who``'s own credentials."""
+    assert given[0] == {"urls": STUN}
+    assert given[1]["urls"] == [TURN] and given[1]["username"].endswith(f":{who}")
+    assert len(given) == 2 and given[1]["credential"]
 
 
 @pytest.fixture
 def app_settings(settings: Settings, topic_root: str) -> Settings:
     return link_settings(settings, topic_root=topic_root, mqtt_url=None,
                          call_answer_timeout_s=1.5,
-                         webrtc_ice_servers=[IceServer(urls=STUN)])
+                         webrtc_ice_servers=[IceServer(urls=STUN)],
+                         webrtc_turn_urls=[TURN], webrtc_turn_secret=SecretStr("s"))
 
 
 @pytest.fixture
@@ -149,7 +159,7 @@ async def test_who_may_call_and_one_call_per_box(
         call_id = body["call"]["id"]
         assert body["call"]["state"] == "requested" and body["call"]["box_code"] == "SOS-S1"
         assert body["signal_url"] == f"/api/v1/calls/{call_id}/signal"
-        assert body["ice_servers"] == [{"urls": STUN}]
+        servers_for(f"op{operator['id']}", body["ice_servers"])
         busy = await start(http, alarm_id, {**other["headers"], "Accept-Language": "th"})
         assert busy.status_code == 409
         assert busy.headers["content-type"].startswith("application/problem+json")
@@ -222,7 +232,8 @@ async def test_signalling_refuses_what_does_not_belong(
                                              "Accept-Language": "en"}) as ws,
         ):
             ready = await next_message(ws)
-            assert ready["type"] == "ready" and ready["ice_servers"] == [{"urls": STUN}]
+            assert ready["type"] == "ready"
+            servers_for(f"op{operator['id']}", ready["ice_servers"])
             assert await refusal(url, operator["headers"]) == (4409, "call_taken")
 
             async def refused(message: Any) -> dict[str, Any]:
@@ -248,7 +259,8 @@ async def test_signalling_refuses_what_does_not_belong(
             await ws.send(json.dumps({"type": "offer", "sdp": offer}))
             command = await box.command()
             assert command["type"] == "call_offer" and command["call_id"] == call_id
-            assert command["sdp"] == offer and command["ice_servers"] == [{"urls": STUN}]
+            assert command["sdp"] == offer
+            servers_for("SOS-S2", command["ice_servers"])
             bad_ice = await refused({"type": "ice", "candidate": {"candidate": "x"}})
             assert bad_ice["code"] == "call_bad_candidate"
             candidate = {"candidate": "candidate:1 1 udp 2122260223 10.0.0.5 50000 typ host",

@@ -64,7 +64,7 @@ async def start_call(alarm_id: int, request: Request, who: Responder) -> dict[st
     return {
         "call": view,
         "signal_url": f"/api/v1/calls/{view['id']}/signal",
-        "ice_servers": calls.ice_servers(),
+        "ice_servers": calls.ice_servers(f"op{who.user_id}"),
         "answer_timeout_s": settings.call_answer_timeout_s,
         "setup_timeout_s": settings.call_setup_timeout_s,
     }
@@ -157,7 +157,7 @@ async def call_signal(websocket: WebSocket, call_id: str, who: Caller) -> None:
     try:
         await websocket.send_text(_encode({
             "type": "ready", "call_id": call_id, "box_code": session.box_code,
-            "ice_servers": calls.ice_servers(),
+            "ice_servers": calls.ice_servers(f"op{who.user_id}"),
             "answer_timeout_s": calls.settings.call_answer_timeout_s,
         }))
         tasks = [asyncio.create_task(_send_loop(websocket, session)),

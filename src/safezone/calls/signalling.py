@@ -36,7 +36,7 @@ from sqlalchemy.exc import IntegrityError
 from safezone.alarms.effects import RESPONDERS
 from safezone.audit.service import SYSTEM, Actor
 from safezone.auth.service import Principal
-from safezone.calls import service
+from safezone.calls import service, turn
 from safezone.calls.sdp import BadSignal, check_candidate, check_sdp
 from safezone.db.base import utcnow
 from safezone.db.engine import Database
@@ -109,9 +109,18 @@ class CallService:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
 
-    def ice_servers(self) -> list[dict[str, Any]]:
-        """The configured STUN/TURN servers, as ``RTCIceServer`` dictionaries."""
-        return [s.model_dump(exclude_none=True) for s in self.settings.webrtc_ice_servers]
+    def ice_servers(self, who: str) -> list[dict[str, Any]]:
+        """The STUN/TURN servers for ``who`` (an operator or a box), as ``RTCIceServer``
+        dictionaries: the configured ones, and the TURN server with credentials of its own."""
+        servers = [s.model_dump(exclude_none=True) for s in self.settings.webrtc_ice_servers]
+        secret = self.settings.resolved_turn_secret
+        if secret is not None:
+            valid_s = (self.settings.call_setup_timeout_s + self.settings.call_max_duration_s
+                       + turn.MARGIN_S)
+            username, credential = turn.turn_credentials(secret, who, valid_s)
+            servers.append({"urls": list(self.settings.webrtc_turn_urls), "username": username,
+                            "credential": credential})
+        return servers
 
     def _link(self) -> Any:
         return getattr(self.state, "box_link", None)
@@ -178,7 +187,7 @@ class CallService:
             session.state = "offered"
             sent = await self._to_box(session.box_code, {
                 "type": "call_offer", "call_id": session.call_id, "sdp": sdp,
-                "ice_servers": self.ice_servers()})
+                "ice_servers": self.ice_servers(session.box_code)})
             if not sent:
                 await self.end(session.call_id, "link_down", actor=session.operator,
                                tell_box=False)
