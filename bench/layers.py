@@ -14,7 +14,6 @@ import argparse
 import asyncio
 import os
 import random
-import socket
 import statistics
 import subprocess
 import sys
@@ -34,15 +33,10 @@ from safezone.auth.service import create_user
 from safezone.cameras.models import Camera
 from safezone.db.engine import Database
 from safezone.db.migrate import upgrade
+from safezone.demo.boxes import free_port
 from safezone.settings import Settings
 
 PASSWORD = "bench-password-123"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 async def seed(db: Database, cameras: int) -> None:

@@ -26,7 +26,6 @@ import argparse
 import asyncio
 import os
 import platform
-import socket
 import statistics
 import subprocess
 import sys
@@ -49,6 +48,7 @@ from safezone.auth.roles import Role  # noqa: E402
 from safezone.auth.service import create_user  # noqa: E402
 from safezone.cameras.models import Camera  # noqa: E402
 from safezone.db.engine import Database  # noqa: E402
+from safezone.demo.boxes import free_port  # noqa: E402
 
 PASSWORD = "bench-password-123"
 CHROMIUM = os.environ.get("SAFEZONE_CHROMIUM", "/usr/bin/chromium")
@@ -72,12 +72,6 @@ document.addEventListener('playing', () => {
   if (window.__t.playing === null) window.__t.playing = performance.now();
 }, true);
 """
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def cpu_seconds(pid: int) -> float:

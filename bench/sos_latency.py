@@ -40,7 +40,6 @@ import os
 import random
 import secrets
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -65,6 +64,7 @@ from safezone.audit.service import Actor
 from safezone.auth.roles import Role
 from safezone.auth.service import create_user, issue_token
 from safezone.db.engine import Database
+from safezone.demo.boxes import free_port
 from safezone.sos.models import BoxEvent, SosBox
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -79,12 +79,6 @@ def pct(values: list[float], q: float) -> float:
     """Nearest-rank percentile."""
     ordered = sorted(values)
     return ordered[max(1, math.ceil(q * len(ordered))) - 1]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @contextlib.asynccontextmanager
