@@ -32,7 +32,7 @@ def default_console(line: str) -> None:
 
 def _gpiozero() -> Any:
     try:
-        import gpiozero  # type: ignore[import-not-found,unused-ignore]
+        import gpiozero  # type: ignore[import-not-found,import-untyped,unused-ignore]
     except ImportError:
         return None
     return gpiozero
