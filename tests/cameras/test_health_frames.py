@@ -126,6 +126,23 @@ async def test_no_picture_reasons(rtsp: RtspServer, checker: FrameChecker) -> No
     assert grab_picture(rtsp.url("/locked", "u", "p"), timeout_s=3).width == 640
 
 
+def test_a_covered_lens_with_the_cameras_own_clock_is_covered() -> None:
+    """The camera burns its clock into the picture even with a bag over the lens: a caption's
+    edges must not make a white-out look like a scene (they sat at the edge threshold, so the
+    verdict depended on the time of day the clock showed). A dark scene with one bright moving
+    object (the test cameras' "ball") is a scene, not a cover."""
+    white = np.full((tamper.HEIGHT, tamper.WIDTH), 250, np.uint8)
+    white[3:7, 4:64:3] = 200  # thin grey strokes along the top: "21:18:48 CAM 3"
+    look = tamper.look(white)
+    assert look.std < tamper.FLAT_STD and look.edges > tamper.FLAT_EDGES
+    assert tamper.assess(white, previous=None, reference=None) == "covered"
+    assert not tamper.fit_as_reference(white)
+    ball = np.zeros((tamper.HEIGHT, tamper.WIDTH), np.uint8)
+    ball[30:60, 60:90] = 255
+    ball[2:8, 4:70] = 200
+    assert tamper.assess(ball, previous=None, reference=None) is None
+
+
 def test_moving_traffic_is_not_moved() -> None:
     """A scene whose background stays put while objects cross it (a tenth of the blocks) is
     not a moved camera, though a whole-picture correlation alone would say so."""

@@ -30,7 +30,10 @@ BLOCK = 10  # 16 × 9 blocks
 BLACK_MEAN = 20.0  # of 255 (full range)
 BLACK_STD = 8.0
 FLAT_STD = 8.0  # no reference yet: a picture this flat and ...
-FLAT_EDGES = 0.5  # ... this edgeless is covered
+FLAT_EDGES = 0.5  # ... this edgeless is covered, ...
+# ... or one whose texture is all in a caption or clock burnt in by the camera (a covered lens
+# still shows the camera's own overlay): one or two rows of the 9 rows of blocks.
+FLAT_TEXTURED_SHARE = 0.15
 EDGE_COLLAPSE = 0.25  # with a reference: edges below this share of the reference's
 FROZEN_PIXEL_DELTA = 4  # grey levels: larger differences count as change ...
 FROZEN_CHANGED_SHARE = 0.0005  # ... and fewer changed pixels than this is a frozen picture
@@ -78,6 +81,14 @@ def changed_block_share(a: Gray, b: Gray) -> float:
     return float((blocks > MOVED_BLOCK_DELTA).mean())
 
 
+def textured_block_share(gray: Gray) -> float:
+    """Share of BLOCK×BLOCK blocks with texture in them (a standard deviation over FLAT_STD)."""
+    f = gray.astype(np.float32)
+    h, w = (f.shape[0] // BLOCK) * BLOCK, (f.shape[1] // BLOCK) * BLOCK
+    blocks = f[:h, :w].reshape(h // BLOCK, BLOCK, w // BLOCK, BLOCK)
+    return float((blocks.std(axis=(1, 3)) > FLAT_STD).mean())
+
+
 def is_frozen(current: Gray, previous: Gray) -> bool:
     """The same picture as last time, to within compression noise."""
     if current.shape != previous.shape:
@@ -95,7 +106,8 @@ def assess(gray: Gray, *, previous: Gray | None, reference: Gray | None) -> Tamp
         ref = look(reference)
         if now.edges < EDGE_COLLAPSE * ref.edges and now.std < max(FLAT_STD, 0.5 * ref.std):
             return "covered"
-    elif now.std < FLAT_STD and now.edges < FLAT_EDGES:
+    elif now.std < FLAT_STD and (now.edges < FLAT_EDGES
+                                 or textured_block_share(gray) < FLAT_TEXTURED_SHARE):
         return "covered"
     if previous is not None and is_frozen(gray, previous):
         return "frozen"
