@@ -141,6 +141,12 @@ def test_a_covered_lens_with_the_cameras_own_clock_is_covered() -> None:
     ball[30:60, 60:90] = 255
     ball[2:8, 4:70] = 200
     assert tamper.assess(ball, previous=None, reference=None) is None
+    # A dim street at night: low contrast, but sensor noise everywhere, so not smooth.
+    rng = np.random.default_rng(3)
+    night = np.clip(rng.normal(45, 4, (tamper.HEIGHT, tamper.WIDTH)), 0, 255).astype(np.uint8)
+    night[3:7, 4:64:3] = 90
+    assert tamper.look(night).std < tamper.FLAT_STD
+    assert tamper.assess(night, previous=None, reference=None) is None
 
 
 def test_moving_traffic_is_not_moved() -> None:

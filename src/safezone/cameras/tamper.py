@@ -31,9 +31,11 @@ BLACK_MEAN = 20.0  # of 255 (full range)
 BLACK_STD = 8.0
 FLAT_STD = 8.0  # no reference yet: a picture this flat and ...
 FLAT_EDGES = 0.5  # ... this edgeless is covered, ...
-# ... or one whose texture is all in a caption or clock burnt in by the camera (a covered lens
-# still shows the camera's own overlay): one or two rows of the 9 rows of blocks.
+# ... or one that is smooth (half its blocks vary less than SMOOTH_BLOCK_STD: a bag or paint,
+# not a dim scene's sensor noise) with any texture in a caption or clock burnt in by the camera
+# (a covered lens still shows the camera's own overlay): one or two of the 9 rows of blocks.
 FLAT_TEXTURED_SHARE = 0.15
+SMOOTH_BLOCK_STD = 2.0
 EDGE_COLLAPSE = 0.25  # with a reference: edges below this share of the reference's
 FROZEN_PIXEL_DELTA = 4  # grey levels: larger differences count as change ...
 FROZEN_CHANGED_SHARE = 0.0005  # ... and fewer changed pixels than this is a frozen picture
@@ -81,12 +83,14 @@ def changed_block_share(a: Gray, b: Gray) -> float:
     return float((blocks > MOVED_BLOCK_DELTA).mean())
 
 
-def textured_block_share(gray: Gray) -> float:
-    """Share of BLOCK×BLOCK blocks with texture in them (a standard deviation over FLAT_STD)."""
+def smooth_with_a_caption(gray: Gray) -> bool:
+    """Most blocks smooth, and texture (a block standard deviation over FLAT_STD) in too few
+    of them to be a scene: a covered lens under the camera's own clock or caption."""
     f = gray.astype(np.float32)
     h, w = (f.shape[0] // BLOCK) * BLOCK, (f.shape[1] // BLOCK) * BLOCK
-    blocks = f[:h, :w].reshape(h // BLOCK, BLOCK, w // BLOCK, BLOCK)
-    return float((blocks.std(axis=(1, 3)) > FLAT_STD).mean())
+    spread = f[:h, :w].reshape(h // BLOCK, BLOCK, w // BLOCK, BLOCK).std(axis=(1, 3))
+    return bool(float(np.median(spread)) < SMOOTH_BLOCK_STD
+                and float((spread > FLAT_STD).mean()) < FLAT_TEXTURED_SHARE)
 
 
 def is_frozen(current: Gray, previous: Gray) -> bool:
@@ -106,8 +110,7 @@ def assess(gray: Gray, *, previous: Gray | None, reference: Gray | None) -> Tamp
         ref = look(reference)
         if now.edges < EDGE_COLLAPSE * ref.edges and now.std < max(FLAT_STD, 0.5 * ref.std):
             return "covered"
-    elif now.std < FLAT_STD and (now.edges < FLAT_EDGES
-                                 or textured_block_share(gray) < FLAT_TEXTURED_SHARE):
+    elif now.std < FLAT_STD and (now.edges < FLAT_EDGES or smooth_with_a_caption(gray)):
         return "covered"
     if previous is not None and is_frozen(gray, previous):
         return "frozen"
