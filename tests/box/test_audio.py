@@ -21,8 +21,25 @@ from safezone.box.call_media import AUDIO_RATE, AudioSink, ToneTrack, open_micro
 from safezone.box.selftest import _audio_check
 from tests.calls.conftest import agent_config
 
-pytestmark = pytest.mark.skipif(not audio.SYSTEM_ALSA_CONFIG.is_file(),
-                                reason="no /usr/share/alsa/alsa.conf (Debian's libasound2-data)")
+needs_alsa_config = pytest.mark.skipif(
+    not audio.SYSTEM_ALSA_CONFIG.is_file(),
+    reason="no /usr/share/alsa/alsa.conf (Debian's libasound2-data)")
+
+
+class ToneFrames(MediaStreamTrack):
+    """``count`` frames of the generated tone (20 ms each), then the end of the track."""
+
+    kind = "audio"
+
+    def __init__(self, count: int) -> None:
+        super().__init__()
+        self.left, self.tone = count, ToneTrack()
+
+    async def recv(self) -> Any:
+        if self.left == 0:
+            raise MediaStreamError
+        self.left -= 1
+        return await self.tone.recv()
 
 
 @pytest.fixture(autouse=True)
@@ -31,12 +48,14 @@ def _no_alsa_config_yet(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("ALSA_CONFIG_PATH", raising=False)
 
 
+@needs_alsa_config
 def test_without_the_system_configuration_pyav_knows_no_device() -> None:
     """Why ``use_system_alsa`` exists: PyAV's alsa-lib looks under its build prefix."""
     with pytest.raises(av.FFmpegError):
         av.open("null", format="alsa")
 
 
+@needs_alsa_config
 def test_device_checks_open_alsa_for_real() -> None:
     assert audio.microphone_works("null") is None
     assert audio.speaker_works("null") is None
@@ -45,6 +64,7 @@ def test_device_checks_open_alsa_for_real() -> None:
     assert audio.play(audio.tone(), device="null")
 
 
+@needs_alsa_config
 async def test_the_microphone_is_captured_from_alsa() -> None:
     track, player = await asyncio.to_thread(open_microphone, "null")
     assert isinstance(player, MediaPlayer) and not isinstance(track, ToneTrack), \
@@ -57,27 +77,13 @@ async def test_the_microphone_is_captured_from_alsa() -> None:
     assert sum(f.samples for f in frames) >= 10
 
 
+@needs_alsa_config
 async def test_the_operator_voice_is_played_to_the_alsa_speaker(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     sink = AudioSink(speaker="null")
-    tone = ToneTrack()
-
-    class Voice(MediaStreamTrack):
-        kind = "audio"
-
-        def __init__(self) -> None:
-            super().__init__()
-            self.left = 50
-
-        async def recv(self) -> Any:
-            if self.left == 0:
-                raise MediaStreamError
-            self.left -= 1
-            return await tone.recv()
-
     with caplog.at_level(logging.WARNING, logger="safezone.box.call_media"):
-        await asyncio.wait_for(sink.consume(Voice()), 10)
+        await asyncio.wait_for(sink.consume(ToneFrames(50)), 10)
         assert sink._thread is not None
         await asyncio.to_thread(sink._thread.join, 5)
     assert not sink._thread.is_alive()
@@ -87,6 +93,7 @@ async def test_the_operator_voice_is_played_to_the_alsa_speaker(
     assert not [r for r in caplog.records if "failed" in r.getMessage()], caplog.text
 
 
+@needs_alsa_config
 async def test_the_self_test_opens_the_configured_devices(tmp_path: Path) -> None:
     def agent(**devices: str) -> BoxAgent:
         return BoxAgent(agent_config("SOS-AUDIO", "s", broker="mqtt://127.0.0.1:1", topic_root="t",
@@ -96,3 +103,14 @@ async def test_the_self_test_opens_the_configured_devices(tmp_path: Path) -> Non
     assert working.ok and working.detail == "microphone null; speaker null"
     broken = await _audio_check(agent(microphone="null", speaker="hw:97,0"))
     assert not broken.ok and broken.detail == "speaker hw:97,0: hw:97,0 cannot play"
+
+
+async def test_a_speaker_that_fails_never_stops_the_count() -> None:
+    """The box's speaker (an ALSA device that is not there): the voice is still counted."""
+    sink = AudioSink(speaker="hw:97,0")
+    await asyncio.wait_for(sink.consume(ToneFrames(30)), 10)
+    assert sink.counts.frames == 30 and sink.counts.samples == 30 * 960
+    assert sink.counts.played_samples == 0
+    assert sink._thread is not None
+    await asyncio.to_thread(sink._thread.join, 5)
+    assert not sink._thread.is_alive()

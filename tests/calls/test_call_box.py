@@ -276,28 +276,3 @@ async def test_camera_sources(tmp_path: Path) -> None:
     missing, player = await asyncio.to_thread(open_camera, str(tmp_path / "video9"), label="B",
                                               size="320x240", fps=10.0)
     assert player is None and isinstance(missing, PatternTrack) and missing.note == "NO CAMERA"
-
-
-async def test_a_speaker_that_fails_never_stops_the_count() -> None:
-    """The box's speaker (an ALSA device that is not there): the voice is still counted."""
-    sink = AudioSink(speaker="hw:97,0")
-    tone = ToneTrack()
-
-    class Limited(MediaStreamTrack):
-        kind = "audio"
-
-        def __init__(self) -> None:
-            super().__init__()
-            self.left = 30
-
-        async def recv(self) -> Any:
-            if self.left == 0:
-                raise MediaStreamError
-            self.left -= 1
-            return await tone.recv()
-
-    await asyncio.wait_for(sink.consume(Limited()), 10)
-    assert sink.counts.frames == 30 and sink.counts.samples == 30 * 960
-    assert sink._thread is not None
-    sink._thread.join(5)
-    assert not sink._thread.is_alive()
