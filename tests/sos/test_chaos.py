@@ -27,6 +27,7 @@ from safezone.alarms.models import Alarm
 from safezone.db.engine import Database
 from safezone.settings import Settings
 from safezone.sim.boxes import BoxFleet, provision_sim_boxes
+from safezone.sim.processes import stop_process
 from safezone.sos.link import BoxLink
 from safezone.sos.models import BoxEvent, SosBox
 from tests.fixtures.mqtt import Mosquitto, free_port, mosquitto_binary, port_open
@@ -72,13 +73,8 @@ class ServerProcess:
         self.proc.wait()
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        if self.proc is not None:
+            stop_process(self.proc, grace_s=15)
 
 
 async def _burst(

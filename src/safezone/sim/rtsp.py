@@ -10,6 +10,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from safezone.sim.processes import stop_process
+
 SCRIPT = Path(__file__).with_name("rtsp_server.py")
 DEBIAN_PYTHON = "/usr/bin/python3"
 DEBIAN_PACKAGES = (
@@ -130,13 +132,7 @@ class RtspServerProcess:
 
     def close(self) -> None:
         """Stop the server and wait for it (killed if it does not stop within 5 s)."""
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc, grace_s=5)
         for pipe in (self.proc.stdin, self.proc.stdout):
             if pipe is not None:
                 pipe.close()
