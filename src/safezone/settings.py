@@ -489,7 +489,9 @@ class Settings(BaseSettings):
 
     @property
     def resolved_turn_secret(self) -> str | None:
-        """The TURN shared secret (environment or file); None without TURN URLs."""
+        """The TURN shared secret (environment or file); None without TURN URLs. The file is
+        read at each call, so a secret rotated on the TURN server and in the file applies to
+        the next call without a restart."""
         if not self.webrtc_turn_urls:
             return None
         if self.webrtc_turn_secret is not None:

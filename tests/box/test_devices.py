@@ -10,15 +10,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import gpiozero
 import pytest
+from gpiozero.pins.mock import MockFactory
 
 from safezone.box.agent import BoxAgent
 from safezone.box.config import GpioPins
 from safezone.box.devices import GpioInputs, Outputs
 from tests.calls.conftest import agent_config, until
-
-gpiozero = pytest.importorskip("gpiozero")
-from gpiozero.pins.mock import MockFactory  # noqa: E402 - only once gpiozero is known to be there
 
 PINS = GpioPins(button=17, cancel=27, tamper=22, door=23, mains=24, light=5, strobe=6, siren=13)
 

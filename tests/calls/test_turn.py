@@ -17,14 +17,13 @@ from typing import Any
 import pytest
 from aioice.stun import TransactionFailed
 from aioice.turn import create_turn_endpoint
-from playwright.async_api import Browser
 from pydantic import SecretStr, ValidationError
 
 from safezone.calls.signalling import CallService
 from safezone.calls.turn import MARGIN_S, turn_credentials
 from safezone.db.engine import Database
 from safezone.settings import Settings
-from tests.fixtures.browser import BROWSER_MARKS, WEBRTC_ARGS, chromium
+from tests.fixtures.browser import WEBRTC_ARGS, chromium, needs_chromium
 from tests.fixtures.turn import TURNSERVER, Coturn
 
 SECRET = "turn-shared-secret-for-tests"
@@ -114,12 +113,11 @@ RELAY_GATHER = """async (iceServers) => {
 
 @needs_coturn
 @pytest.mark.browser
-@BROWSER_MARKS[1]
+@needs_chromium
 async def test_chromium_relays_through_turn_with_the_console_credentials(
     coturn: Coturn, settings: Settings, db: Database
 ) -> None:
     calls = CallService(db=db, settings=turn_settings(settings, coturn))
-    browser: Browser
     async with chromium(*WEBRTC_ARGS) as browser:
         page = await browser.new_page()
         good = await page.evaluate(RELAY_GATHER, calls.ice_servers("op12"))

@@ -187,7 +187,8 @@ async def test_the_link_stops_promptly_when_the_broker_is_frozen(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     """A broker that stops answering (SIGSTOP: connections open, nothing read or written) must
-    not hold up the server's shutdown; and both broker connections run without Nagle."""
+    not hold up the server's shutdown; and the link's broker connections (made by one
+    factory) run without Nagle."""
     broker = Mosquitto(tmp_path / "mosquitto", anonymous=True).start()
     assert broker.proc is not None
     link = BoxLink(db=db, settings=link_settings(settings, topic_root=topic_root,

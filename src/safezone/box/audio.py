@@ -84,6 +84,14 @@ def play(samples: npt.NDArray[np.int16], rate: int = RATE, device: str | None = 
             log.info("no audio output device: tone not played")
             return False
         device = "default"
+    why = _write(samples, rate, device)
+    if why is not None:
+        log.warning("audio output failed: %s", why)
+    return why is None
+
+
+def _write(samples: npt.NDArray[np.int16], rate: int, device: str) -> str | None:
+    """Write ``samples`` to ALSA ``device``: None, or why it failed."""
     use_system_alsa()
     try:
         with av.open(device, mode="w", format="alsa") as container:
@@ -92,9 +100,8 @@ def play(samples: npt.NDArray[np.int16], rate: int = RATE, device: str | None = 
                 for packet in stream.encode(frame):
                     container.mux(packet)
     except (av.FFmpegError, OSError) as exc:
-        log.warning("audio output failed: %s", exc)
-        return False
-    return True
+        return str(exc)[:150]
+    return None
 
 
 def microphone_works(device: str) -> str | None:
@@ -112,5 +119,4 @@ def microphone_works(device: str) -> str | None:
 
 def speaker_works(device: str) -> str | None:
     """None if ALSA playback ``device`` takes 20 ms of silence; otherwise why not. Blocking."""
-    return None if play(np.zeros(RATE // 50, dtype=np.int16), device=device) else \
-        f"{device} cannot play"
+    return _write(np.zeros(RATE // 50, dtype=np.int16), RATE, device)

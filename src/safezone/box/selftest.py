@@ -43,10 +43,13 @@ async def _audio_check(agent: BoxAgent) -> CheckResult:
         opened: list[str] = []
         for name, device, works in (("microphone", microphone, audio.microphone_works),
                                     ("speaker", speaker, audio.speaker_works)):
-            if device:
-                why = await asyncio.to_thread(works, device)
-                (problems if why else opened).append(f"{name} {device}" + (f": {why}"
-                                                                           if why else ""))
+            if not device:
+                continue
+            why = await asyncio.to_thread(works, device)
+            if why:
+                problems.append(f"{name} {device}: {why}")
+            else:
+                opened.append(f"{name} {device}")
         return CheckResult(ok=not problems, detail="; ".join(problems or opened)[:200])
     devices = audio.audio_devices()
     return CheckResult(
